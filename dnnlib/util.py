@@ -1,0 +1,196 @@
+"""Framework-independent helpers: attribute dicts, name lookup, time formatting, cached URL opening."""
+
+import hashlib
+import importlib
+import io
+import os
+import re
+import sys
+import tempfile
+import types
+import urllib.parse
+import urllib.request
+from typing import Any, Tuple
+
+
+class EasyDict(dict):
+    """A dict whose items are also attributes: `d.key` is `d['key']`."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        del self[name]
+
+
+class Logger:
+    """Duplicates everything written to stdout/stderr into a log file."""
+
+    def __init__(self, file_name: str = None, file_mode: str = "w", should_flush: bool = True):
+        self.file = open(file_name, file_mode) if file_name is not None else None
+        self.should_flush = should_flush
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
+        sys.stdout = self
+        sys.stderr = self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        if self.file is not None:
+            self.file.write(text)
+        self.stdout.write(text)
+        if self.should_flush:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+        self.stdout.flush()
+
+    def close(self) -> None:
+        self.flush()
+        if sys.stdout is self:
+            sys.stdout = self.stdout
+        if sys.stderr is self:
+            sys.stderr = self.stderr
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def format_time(seconds: float) -> str:
+    """Human-readable duration in the official style: '1d 02h 03m', '2h 03m 04s', '3m 04s', '5s'."""
+    s = int(round(seconds))
+    if s < 60:
+        return "%ds" % s
+    if s < 60 * 60:
+        return "%dm %02ds" % (s // 60, s % 60)
+    if s < 24 * 60 * 60:
+        return "%dh %02dm %02ds" % (s // 3600, (s // 60) % 60, s % 60)
+    return "%dd %02dh %02dm" % (s // 86400, (s // 3600) % 24, (s // 60) % 60)
+
+
+def get_module_from_obj_name(obj_name: str) -> Tuple[types.ModuleType, str]:
+    """Split 'pkg.module.obj.attr' into the longest importable module and the remaining attribute path."""
+    obj_name = re.sub("^np.", "numpy.", obj_name)
+    obj_name = re.sub("^tf.", "tensorflow.", obj_name)
+    parts = obj_name.split(".")
+    for i in range(len(parts), 0, -1):
+        module_name = ".".join(parts[:i])
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            # Only "this module does not exist" means: try a shorter prefix.
+            if getattr(e, "name", None) is not None and not module_name.startswith(e.name):
+                raise
+            continue
+        rest = ".".join(parts[i:])
+        try:
+            get_obj_from_module(module, rest)
+        except AttributeError:
+            continue
+        return module, rest
+    raise ImportError("cannot locate %r: no importable module prefix" % obj_name)
+
+
+def get_obj_from_module(module: types.ModuleType, obj_name: str) -> Any:
+    """Attribute path lookup inside a module ('' returns the module)."""
+    if obj_name == "":
+        return module
+    obj = module
+    for part in obj_name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def get_obj_by_name(name: str) -> Any:
+    """Object named by a fully qualified Python path."""
+    module, obj_name = get_module_from_obj_name(name)
+    return get_obj_from_module(module, obj_name)
+
+
+def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
+    """Call the function named by a fully qualified Python path."""
+    assert func_name is not None
+    func = get_obj_by_name(func_name)
+    assert callable(func)
+    return func(*args, **kwargs)
+
+
+def is_top_level_function(obj: Any) -> bool:
+    """True for a function defined at module level (so it can be named by a string)."""
+    return callable(obj) and getattr(obj, "__name__", None) in vars(sys.modules.get(obj.__module__, object()))
+
+
+def get_top_level_function_name(obj: Any) -> str:
+    """Fully qualified name of a top-level function."""
+    assert is_top_level_function(obj)
+    return obj.__module__ + "." + obj.__name__
+
+
+def is_url(obj: Any, allow_file_urls: bool = False) -> bool:
+    """True when `obj` is a string holding an http(s) URL (or file:// URL when allowed)."""
+    if not isinstance(obj, str) or "://" not in obj:
+        return False
+    if allow_file_urls and obj.startswith("file://"):
+        return True
+    try:
+        res = urllib.parse.urlparse(obj)
+        return bool(res.scheme in ("http", "https") and res.netloc and "." in res.netloc)
+    except ValueError:
+        return False
+
+
+def default_cache_dir() -> str:
+    """Cache directory for downloaded files: $DNNLIB_CACHE_DIR, else ~/.cache/dnnlib."""
+    if "DNNLIB_CACHE_DIR" in os.environ:
+        return os.environ["DNNLIB_CACHE_DIR"]
+    return os.path.join(os.path.expanduser("~"), ".cache", "dnnlib")
+
+
+def open_url(url: str, cache_dir: str = None, num_attempts: int = 3, verbose: bool = True) -> Any:
+    """Open a local path or a URL as a binary file object; URLs are downloaded once into `cache_dir`."""
+    if not is_url(url, allow_file_urls=True):
+        return open(url, "rb")
+    if url.startswith("file://"):
+        return open(urllib.parse.urlparse(url).path, "rb")
+    cache_dir = cache_dir or default_cache_dir()
+    url_md5 = hashlib.md5(url.encode("utf-8")).hexdigest()
+    cache_file = os.path.join(cache_dir, url_md5 + "_" + re.sub(r"[^0-9A-Za-z_.-]", "_", os.path.basename(urllib.parse.urlparse(url).path)))
+    if os.path.isfile(cache_file):
+        return open(cache_file, "rb")
+    last_error = None
+    for attempt in range(num_attempts):
+        try:
+            if verbose:
+                print("Downloading %s ..." % url, end="", flush=True)
+            with urllib.request.urlopen(url) as res:
+                data = res.read()
+            if verbose:
+                print(" done")
+            break
+        except OSError as e:
+            last_error = e
+            if verbose:
+                print(" failed")
+    else:
+        raise IOError("could not download %s: %s" % (url, last_error))
+    os.makedirs(cache_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp_")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, cache_file)
+    return io.BytesIO(data)

@@ -1,0 +1,27 @@
+"""Installable package for stylegan-tf: StyleGAN (Karras et al. 2019) on TensorFlow 2 / Keras 3."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="stylegan-tf",
+    version="0.1.0",
+    description="A faithful TensorFlow 2 / Keras 3 reimplementation of NVIDIA's StyleGAN.",
+    packages=find_packages(include=["stylegan_tf", "stylegan_tf.*", "dnnlib", "dnnlib.*",
+                                    "training", "training.*", "metrics", "metrics.*"]),
+    py_modules=["dataset_tool", "train", "run_metrics"],
+    python_requires=">=3.9",
+    install_requires=[
+        "tensorflow>=2.16",
+        "numpy",
+        "pillow",
+        "scipy",
+        "scikit-learn",
+        "absl-py",
+        "tensorflow-datasets",
+    ],
+    extras_require={
+        "test": ["pytest", "lmdb", "h5py"],
+        "lsun": ["lmdb"],
+        "hdf5": ["h5py"],
+    },
+)
