@@ -1,0 +1,250 @@
+"""Image decoding, colour-mode normalisation, geometric transforms and the parallel conversion loop
+used by `dataset_tool.py` (no TensorFlow here: worker processes start fast).
+
+Worker functions return one of
+  ('ok', shape, records, notices)   the image's per-level serialised records,
+  ('bad', message)                  an undecodable / truncated input (skippable with --skip_bad),
+  ('error', message)                an input that does not fit the dataset (always fatal),
+  ('skip', None)                    an input the command skips by design (create_lsun_wide).
+"""
+
+import io
+import os
+import warnings
+
+import numpy as np
+
+from training.dataset_format import DatasetError, Progress, encode_levels, parallel_map
+
+TRANSFORMS = ("center-crop", "pad", "resize")
+
+
+def _pil():
+    import PIL.Image
+    PIL.Image.MAX_IMAGE_PIXELS = None  # photos can be large; we never decompress untrusted archives
+    return PIL.Image
+
+
+def open_image(src, name: str):
+    """Opens and fully decodes an image from a path or bytes; raises ValueError('...') when bad."""
+    Image = _pil()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else src)
+            img.load()
+    except Exception as e:  # pylint: disable=broad-except
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError("cannot decode image: %s" % msg)
+    return img
+
+
+def normalize_mode(img, notices: list):
+    """Converts any Pillow mode to 'L' or 'RGB', appending a notice for every lossy conversion."""
+    Image = _pil()
+    mode = img.mode
+    if mode in ("L", "RGB"):
+        return img
+    if mode == "1":
+        return img.convert("L")
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        if mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise ValueError("32-bit integer image with values outside 0..65535")
+        notices.append("16-bit grayscale image reduced to 8 bits")
+        return Image.fromarray(np.rint(arr / 257.0).clip(0, 255).astype(np.uint8), "L")
+    if mode == "F":
+        raise ValueError("floating-point image (mode F) is not supported")
+    if mode == "P":
+        if "transparency" in img.info:
+            notices.append("palette image with transparency converted to RGB (alpha dropped)")
+            return img.convert("RGBA").convert("RGB")
+        notices.append("palette image converted to RGB")
+        return img.convert("RGB")
+    if mode in ("LA", "La"):
+        notices.append("grayscale+alpha image converted to grayscale (alpha dropped)")
+        return img.convert("L")
+    if mode in ("RGBA", "RGBa", "PA"):
+        notices.append("%s image converted to RGB (alpha dropped)" % mode)
+        return img.convert("RGB")
+    if mode == "RGBX":
+        return img.convert("RGB")
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        notices.append("%s image converted to RGB" % mode)
+        return img.convert("RGB")
+    notices.append("%s image converted to RGB" % mode)
+    return img.convert("RGB")
+
+
+def largest_pow2(n: int) -> int:
+    return 1 << (int(n).bit_length() - 1) if n >= 1 else 0
+
+
+def apply_transform(img, spec: dict):
+    """Geometric transform of a Pillow image per spec['transform'] (None = unchanged)."""
+    Image = _pil()
+    transform = spec.get("transform")
+    if transform is None:
+        return img
+    w, h = img.size
+    if transform == "center-crop":  # the official LSUN crop, then resize
+        res = spec["resolution"]
+        crop = min(w, h)
+        img = img.crop(((w - crop) // 2, (h - crop) // 2, (w + crop) // 2, (h + crop) // 2))
+        return img.resize((res, res), Image.LANCZOS)
+    if transform == "pad":
+        res = spec["resolution"]
+        side = max(w, h)
+        if side != w or side != h:
+            canvas = Image.new(img.mode, (side, side), 0)
+            canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+            img = canvas
+        return img.resize((res, res), Image.LANCZOS)
+    if transform == "resize":
+        res = spec["resolution"]
+        return img.resize((res, res), Image.LANCZOS)
+    if transform == "celeba":  # official CelebA crop: 128x128 around (cx, cy)
+        if (w, h) != (178, 218):
+            raise _FitError("is %dx%d; CelebA aligned images are 178x218" % (w, h))
+        cx, cy = spec["cx"], spec["cy"]
+        return img.crop((cx - 64, cy - 64, cx + 64, cy + 64))
+    if transform == "lsun-wide":  # official wide crop: keep the centre rows, resize, letterbox
+        width, height = spec["width"], spec["height"]
+        ch = int(np.round(width * h / w))
+        if w < width or ch < height:
+            return None
+        img = img.crop((0, (h - ch) // 2, w, (h + ch) // 2))
+        img = img.resize((width, height), Image.LANCZOS)
+        canvas = Image.new(img.mode, (width, width), 0)
+        canvas.paste(img, (0, (width - height) // 2))
+        return canvas
+    raise DatasetError("unknown transform %r (choose from %s)" % (transform, ", ".join(TRANSFORMS)))
+
+
+class _FitError(Exception):
+    """An image that decodes but does not fit the dataset."""
+
+
+def pil_to_chw(img) -> np.ndarray:
+    arr = np.asarray(img)
+    return arr[np.newaxis] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+def process_image(src, name: str, spec: dict):
+    """Worker: decode `src` (path, bytes or HWC/HW uint8 array) into per-level records."""
+    notices = []
+    try:
+        if isinstance(src, np.ndarray):
+            arr = src
+            if arr.ndim == 3 and arr.shape[2] == 1:
+                arr = arr[:, :, 0]
+            if arr.dtype != np.uint8:
+                raise _FitError("has dtype %s; expected uint8" % arr.dtype)
+            img = _pil().fromarray(arr)
+        else:
+            img = open_image(src, name)
+        img = normalize_mode(img, notices)
+        channels = spec.get("channels")
+        if channels == 3 and img.mode == "L":
+            notices.append("grayscale image converted to RGB to match the dataset")
+            img = img.convert("RGB")
+        elif channels == 1 and img.mode == "RGB":
+            raise _FitError("is RGB but the dataset is grayscale (as its first image %s)" % spec.get("first", "?"))
+        img = apply_transform(img, spec)
+        if img is None:
+            return ("skip", None)
+        expected = spec.get("size")
+        if expected is not None and tuple(img.size) != tuple(expected):
+            raise _FitError("is %dx%d but the first image %s is %dx%d; pass --resolution N --transform "
+                            "center-crop|pad|resize to resize them all" % (img.size + (spec.get("first", "?"),) + tuple(expected)))
+        chw = pil_to_chw(img)
+    except _FitError as e:
+        return ("error", "%s %s" % (name, e))
+    except ValueError as e:
+        return ("bad", "%s: %s" % (name, e))
+    except OSError as e:
+        return ("bad", "%s: %s" % (name, e))
+    return ("ok", chw.shape, encode_levels(chw, spec.get("encoding", "raw")), notices)
+
+
+def process_item(item, spec: dict):
+    """Worker entry point: item is (name, source)."""
+    name, src = item
+    return process_image(src, name, spec)
+
+
+def process_chw(item, spec: dict):
+    """Worker entry point for ready uint8 CHW arrays (MNIST, CIFAR, HDF5): item is (name, array)."""
+    _name, chw = item
+    return ("ok", chw.shape, encode_levels(np.asarray(chw, np.uint8), spec.get("encoding", "raw")), [])
+
+
+def probe_image(src, name: str):
+    """(width, height, mode after normalisation) of an image, or raises DatasetError."""
+    try:
+        img = open_image(src, name)
+        img = normalize_mode(img, [])
+    except ValueError as e:
+        raise DatasetError("%s: %s" % (name, e))
+    except OSError as e:
+        raise DatasetError("%s: %s" % (name, e))
+    return img.size[0], img.size[1], img.mode
+
+
+def chunk_size_for(bytes_per_image: int) -> int:
+    return int(max(1, min(256, (2 << 20) // max(1, bytes_per_image))))
+
+
+def convert(writer, items, func, spec: dict, total: int = None, workers: int = None, skip_bad: bool = False,
+            progress: bool = True, chunk_size: int = None, bad_limit_report: int = 10, max_images: int = None):
+    """Runs func(item, spec) over items in worker processes and adds the results to `writer` in order.
+
+    Returns the list of skipped bad inputs. Raises DatasetError on the first bad input unless
+    skip_bad, and on any input that does not fit the dataset. Stops once `max_images` are written.
+    """
+    if chunk_size is None:
+        size = spec.get("resolution") or 256
+        chunk_size = chunk_size_for(size * size * 4)
+    bar = Progress(total, enabled=progress)
+    bad = []
+    notice_counts = {}
+    done = 0
+    try:
+        for result in parallel_map(func, items, (spec,), workers=workers, chunk_size=chunk_size):
+            kind = result[0]
+            if kind == "ok":
+                _, shape, records, notices = result
+                writer.add_records(shape, records)
+                for n in notices:
+                    if n not in notice_counts:
+                        print("Notice: image %d: %s (counted, not repeated)" % (writer.cur_images - 1, n), flush=True)
+                    notice_counts[n] = notice_counts.get(n, 0) + 1
+                if max_images is not None and writer.cur_images >= max_images:
+                    done += 1
+                    break
+            elif kind == "bad":
+                if not skip_bad:
+                    raise DatasetError(result[1] + " (pass --skip_bad 1 to skip such files)")
+                bad.append(result[1])
+                if len(bad) <= bad_limit_report:
+                    print("Skipping bad input: %s" % result[1], flush=True)
+            elif kind == "error":
+                raise DatasetError(result[1])
+            done += 1
+            bar.update(done)
+    finally:
+        bar.update(done, force=True)
+        bar.close()
+    for n, c in sorted(notice_counts.items()):
+        print("Notice: %d image(s): %s" % (c, n))
+    if bad:
+        print("Skipped %d bad input(s)%s" % (len(bad), "" if len(bad) <= bad_limit_report else
+                                               " (first %d listed above)" % bad_limit_report))
+    return bad
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover
+        return max(1, os.cpu_count() or 1)
