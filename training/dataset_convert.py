@@ -209,6 +209,7 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
     bad = []
     notice_counts = {}
     done = 0
+    ok = False
     try:
         for result in parallel_map(func, items, (spec,), workers=workers, chunk_size=chunk_size):
             kind = result[0]
@@ -232,9 +233,13 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
                 raise DatasetError(result[1])
             done += 1
             bar.update(done)
+        ok = True
     finally:
-        bar.update(done, force=True)
-        bar.close()
+        if ok:
+            bar.update(done, force=True)
+            bar.close()
+        elif bar.tty and bar.enabled:
+            bar.stream.write("\n")
     for n, c in sorted(notice_counts.items()):
         print("Notice: %d image(s): %s" % (c, n))
     if bad:

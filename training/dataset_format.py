@@ -612,7 +612,7 @@ def _fsync_dir_files(directory: str) -> None:
 class Progress:
     def __init__(self, total: int = None, stream=None, enabled: bool = True, label: str = "images"):
         self.total = total
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else sys.stdout
         self.enabled = enabled
         self.label = label
         self.start = time.time()
@@ -626,7 +626,7 @@ class Progress:
             return
         now = time.time()
         interval = 0.2 if self.tty else 5.0
-        if not force and now - self.last < interval:
+        if not force and (now - self.last < interval or done == 0):
             return
         self.last = now
         elapsed = max(now - self.start, 1e-9)
@@ -670,6 +670,7 @@ def _fmt_secs(s: float) -> str:
 
 def _worker_init():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the parent only
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is not for workers
 
 
 def _run_chunk(func, chunk, args):
