@@ -58,11 +58,13 @@ def _batch_parser(shape, encoding):
         def parse(records, labels):
             data = tf.io.parse_example(records, features)["data"]
             images = tf.map_fn(decode_one, data, fn_output_signature=tf.TensorSpec([c, h, w], tf.uint8))
+            images.set_shape([records.shape[0], c, h, w])
             return images, labels
     else:
         def parse(records, labels):
             data = tf.io.parse_example(records, features)["data"]
             images = tf.reshape(tf.io.decode_raw(data, tf.uint8), [-1, c, h, w])
+            images.set_shape([records.shape[0], c, h, w])
             return images, labels
     return parse
 
