@@ -1,0 +1,57 @@
+"""TensorFlow helpers of the official tflib API that still make sense on TF2."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def is_tf_expression(x) -> bool:
+    """True for tensors and variables."""
+    return tf.is_tensor(x) or isinstance(x, tf.Variable)
+
+
+def shape_to_list(shape) -> list:
+    """A TensorShape (or tuple) as a list of ints / None."""
+    return [None if d is None else int(d) for d in tf.TensorShape(shape).as_list()]
+
+
+def lerp(a, b, t):
+    """Linear interpolation."""
+    return a + (b - a) * t
+
+
+def lerp_clip(a, b, t):
+    """Linear interpolation with t clipped to [0, 1]."""
+    return a + (b - a) * tf.clip_by_value(t, 0.0, 1.0)
+
+
+def init_tf(config_dict: dict = None) -> None:
+    """Seed NumPy and TensorFlow like the official init_tf ('rnd.np_random_seed', 'rnd.tf_random_seed')."""
+    cfg = {"rnd.np_random_seed": None, "rnd.tf_random_seed": "auto"}
+    cfg.update(config_dict or {})
+    if cfg["rnd.np_random_seed"] is not None:
+        np.random.seed(cfg["rnd.np_random_seed"])
+    seed = cfg["rnd.tf_random_seed"]
+    if seed == "auto":
+        seed = np.random.randint(1 << 31)
+    if seed is not None:
+        tf.random.set_seed(seed)
+
+
+def set_vars(var_to_value_dict: dict) -> None:
+    """Assign values to several variables."""
+    for var, value in var_to_value_dict.items():
+        var.assign(value)
+
+
+def convert_images_to_uint8(images, drange=(-1, 1), nchw_to_nhwc=False, shrink=1):
+    """Float images in `drange` -> uint8 [0, 255], optionally box-shrunk and transposed to NHWC.
+    Usable as `output_transform=dict(func=convert_images_to_uint8)` in Network.run()."""
+    images = tf.cast(images, tf.float32)
+    if shrink > 1:
+        ksize = [1, 1, shrink, shrink]
+        images = tf.nn.avg_pool(images, ksize=ksize, strides=ksize, padding="VALID", data_format="NCHW")
+    if nchw_to_nhwc:
+        images = tf.transpose(images, [0, 2, 3, 1])
+    scale = 255 / (drange[1] - drange[0])
+    images = images * scale + (0.5 - drange[0] * scale)
+    return tf.saturate_cast(images, tf.uint8)
