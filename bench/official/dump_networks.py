@@ -10,7 +10,8 @@ initialisations would hide bugs), and writes to OUT_DIR/<config>/:
   networks_np1.pkl  the same objects, protocol 3 with `numpy._core` renamed `numpy.core`, i.e. the
                     byte layout NumPy-1 writers (NVIDIA's pickles) produce
   reference.npz     inputs, every variable value, outputs for a grid of settings, gradients, and
-                    `manifest` (JSON): how to reproduce each output
+                    `manifest` (JSON): how to reproduce each output (network, inputs, the value
+                    its `lod` variable was set to, dynamic kwargs of run())
   layers.txt        print_layers() of G, D, Gs and Gs's components
   meta.json         configs, ordered variable names/shapes/trainable flags, trainable totals
 
@@ -111,6 +112,30 @@ def randomize(net, rng, np, tflib):
             scale = 10.0 ** round(np.log10(std))
         values[net.vars[n]] = (rng.standard_normal(cur.shape) * scale).astype(cur.dtype)
     tflib.set_vars(values)
+
+
+GRAD_CANDIDATES = 16
+
+
+def pick_inputs(net, labels, kwargs, draw, np, tf, tflib):
+    """Draw GRAD_CANDIDATES input batches; keep the one whose leaky-ReLU inputs stay farthest (relative
+    to their spread) from the kink. Returns (inputs, margin)."""
+    x_ph = tf.placeholder(tf.float32, [MINIBATCH] + list(net.input_shape[1:]))
+    graph = tf.get_default_graph()
+    with tf.name_scope(None), tf.name_scope("KinkProbe") as scope:
+        net.get_output_for(x_ph, labels, **kwargs)
+    # max(x, a*x) (StyleGAN) and max(a*x, x) (ProGAN): the kink is where both inputs are equal.
+    diffs = [op.inputs[0] - op.inputs[1] for op in graph.get_operations()
+             if op.name.startswith(scope) and op.type == "Maximum" and "LeakyR" in op.name]
+    margins = [tf.reduce_min(tf.abs(d)) / (tf.sqrt(tf.reduce_mean(tf.square(d))) + 1e-30) for d in diffs]
+    margin = tf.reduce_min(tf.stack(margins))
+    best = (None, -1.0)
+    for _ in range(GRAD_CANDIDATES):
+        x = draw()
+        m = float(tflib.run(margin, {x_ph: x}))
+        if m > best[1]:
+            best = (x, m)
+    return best
 
 
 def smooth_images(rng, shape, np):
@@ -224,9 +249,8 @@ def dump_config(cfg_name, cfg, out_dir, seed, np, tf, tflib):
             for fused in g_fused:
                 for trunc in (TRUNCATIONS if sg else [{}]):
                     record("Gs", g_in, lod, with_fused(dict(noise, structure=structure, **trunc), fused))
-                if sg:
-                    nets["Gs.synthesis"].set_var("lod", lod)
-                    record("Gs.synthesis", ["dlatents"], None, with_fused(dict(noise, structure=structure), fused))
+                if sg:  # the synthesis component's own lod variable is set (G_style's run also sets it)
+                    record("Gs.synthesis", ["dlatents"], lod, with_fused(dict(noise, structure=structure), fused))
             for fused in d_fused:
                 record("D", d_in, lod, with_fused(dict(structure=structure), fused))
             if lod in (0.0, 1.3):
@@ -236,47 +260,55 @@ def dump_config(cfg_name, cfg, out_dir, seed, np, tf, tflib):
         record("Gs", g_in, 0.0, dict(noise))  # default truncation: psi 0.7, cutoff 8
         record("Gs", g_in, 1.3, dict(noise, is_validation=True))  # truncation_psi_val None: no truncation
         record("Gs.mapping", g_in, None, {})
-        nets["Gs.synthesis"].set_var("lod", 0.0)
-        record("Gs.synthesis", ["dlatents"], None, dict(noise, structure="fixed"))
+        record("Gs.synthesis", ["dlatents"], 0.0, dict(noise, structure="fixed"))
         record("D", d_in, 0.0, dict(structure="fixed"))
     record("D", d_in, 1.3, {})  # structure 'auto' -> recursive
 
     # Gradients (custom gradients of blur/upscale/downscale/leaky_relu, incl. second order for R1).
+    # A leaky-ReLU input within float32 rounding of 0 can take the other slope in another correct
+    # implementation and move the gradient by ~1e-2 locally (seen here: an input 1.2e-7 from the
+    # kink). So each gradient setting gets its own inputs: the draw, out of GRAD_CANDIDATES, whose
+    # smallest |leaky-ReLU input| / std(that input) in the official forward pass is largest; the
+    # margin is recorded in the manifest.
     grads = []
-    grad_settings = [(0.0, "recursive", "auto" if sg else None), (1.3, "linear", True if sg else None)]
+    grad_settings = [(0.0, "recursive", "auto" if sg else None), (1.3, "linear", True if sg else None),
+                     (0.5, "recursive", False if sg else None)]
+    lab = tf.constant(arrays["in/labels"])
     for gi, (lod, structure, fused) in enumerate(grad_settings):
         kw = with_fused(dict(structure=structure), fused)
         g_kw = dict(kw, randomize_noise=False, truncation_psi=1) if sg else kw
-        # Gs: loss = sum(Gs(z) * P) / N -> d/d(trainables)
-        Gs.set_var("lod", lod)
-        z = tf.constant(arrays["in/latents"]); lab = tf.constant(arrays["in/labels"])
-        img = Gs.get_output_for(z, lab, **g_kw)
-        loss = tf.reduce_sum(img * arrays["in/G_proj"]) / MINIBATCH
-        names = list(Gs.trainables)
-        vals = tflib.run(tf.gradients(loss, [Gs.trainables[n] for n in names]) + [loss])
-        key = "grad/%d/Gs" % gi
-        arrays[key + "/loss"] = np.asarray(vals[-1])
-        for n, v in zip(names, vals[:-1]):
-            arrays["%s/%s" % (key, n)] = v
-        grads.append(dict(key=key, net="Gs", lod=lod, kwargs=g_kw, loss="sum(out*G_proj)/N", wrt=names))
-        # D: loss = sum(D(x) * P) / N; R1 = sum(dloss/dx ^ 2) / N; both -> d/d(trainables)
-        D.set_var("lod", lod)
-        x = tf.constant(arrays["in/images"])
-        scores = D.get_output_for(x, lab, **kw)
-        loss = tf.reduce_sum(scores * arrays["in/D_proj"]) / MINIBATCH
-        gx = tf.gradients(loss, [x])[0]
-        r1 = tf.reduce_sum(tf.square(gx)) / MINIBATCH
-        names = list(D.trainables)
-        dvars = [D.trainables[n] for n in names]
-        vals = tflib.run([loss, gx, r1] + tf.gradients(loss, dvars) +
-                          tf.gradients(r1, dvars, unconnected_gradients="zero"))  # r1 does not see the last bias
-        key = "grad/%d/D" % gi
-        arrays[key + "/loss"], arrays[key + "/dx"], arrays[key + "/r1"] = [np.asarray(v) for v in vals[:3]]
-        for n, v, v2 in zip(names, vals[3:3 + len(names)], vals[3 + len(names):]):
-            arrays["%s/%s" % (key, n)] = v
-            arrays["%s/r1/%s" % (key, n)] = v2
-        grads.append(dict(key=key, net="D", lod=lod, kwargs=kw, loss="sum(out*D_proj)/N; r1=sum(dloss/dx^2)/N",
-                          wrt=names))
+        for net_key, net, in_name, run_kw in (("Gs", Gs, "latents", g_kw), ("D", D, "images", kw)):
+            net.set_var("lod", lod)
+            shape = arrays["in/" + in_name].shape
+            draw = (lambda: rng.standard_normal(shape).astype(np.float32)) if in_name == "latents" else \
+                (lambda: smooth_images(rng, list(shape), np))
+            x_in, margin = pick_inputs(net, lab, dict(run_kw, structure="linear"), draw, np, tf, tflib)
+            in_key = "in/grad%d_%s" % (gi, in_name)
+            arrays[in_key] = x_in
+            x = tf.constant(x_in)
+            key = "grad/%d/%s" % (gi, net_key)
+            out = net.get_output_for(x, lab, **run_kw)
+            proj = arrays["in/G_proj" if net_key == "Gs" else "in/D_proj"]
+            loss = tf.reduce_sum(out * proj) / MINIBATCH
+            names = list(net.trainables)
+            tvars = [net.trainables[n] for n in names]
+            fetch = dict(loss=loss, grads=tf.gradients(loss, tvars))
+            if net_key == "D":  # R1 = sum(dloss/dx ^ 2) / N -> d/d(trainables): second order
+                gx = tf.gradients(loss, [x])[0]
+                r1 = tf.reduce_sum(tf.square(gx)) / MINIBATCH
+                fetch.update(dx=gx, r1=r1, r1_grads=tf.gradients(r1, tvars, unconnected_gradients="zero"))
+            vals = tflib.run(fetch)
+            for what in ("loss", "dx", "r1"):
+                if what in vals:
+                    arrays["%s/%s" % (key, what)] = np.asarray(vals[what])
+            for n, v in zip(names, vals["grads"]):
+                arrays["%s/%s" % (key, n)] = v
+            for n, v in zip(names, vals.get("r1_grads", [])):
+                arrays["%s/r1/%s" % (key, n)] = v
+            grads.append(dict(key=key, net=net_key, lod=lod, kwargs=run_kw,
+                              inputs=[in_key[3:], "labels"], proj="G_proj" if net_key == "Gs" else "D_proj",
+                              loss="sum(out*proj)/N" + ("; r1=sum(dloss/dx^2)/N" if net_key == "D" else ""),
+                              lrelu_margin=margin, wrt=names))
 
     arrays["manifest"] = np.array(json.dumps(dict(outputs=manifest, grads=grads)))
     np.savez_compressed(os.path.join(out_dir, "reference.npz"), **arrays)
