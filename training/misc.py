@@ -26,6 +26,7 @@ _PICKLE_ALLOWED = {
     ("numpy._core.multiarray", "scalar"),
     ("numpy.core.numeric", "_frombuffer"),
     ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),  # bytes in protocol-2 pickles
     ("builtins", "set"),
     ("builtins", "frozenset"),
     ("builtins", "slice"),

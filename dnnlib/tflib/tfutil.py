@@ -37,9 +37,11 @@ def init_tf(config_dict: dict = None) -> None:
         tf.random.set_seed(seed)
 
 
-def set_vars(var_to_value_dict: dict) -> None:
-    """Assign values to several variables."""
-    for var, value in var_to_value_dict.items():
+def set_vars(var_to_value) -> None:
+    """Assign values to several variables: a dict {var: value} or (TF2 variables being unhashable)
+    an iterable of (var, value) pairs."""
+    items = var_to_value.items() if isinstance(var_to_value, dict) else var_to_value
+    for var, value in items:
         var.assign(value)
 
 
