@@ -45,27 +45,31 @@ def parse_tfrecord_np(record):
     return decode_image_record(record)
 
 
-def _batch_parser(shape, encoding):
-    """Parses a batch of serialised records into uint8 [N, C, H, W] with a static image shape."""
+def _record_parser(shape, encoding):
+    """Parses one serialised record into a uint8 [C, H, W] image with a static shape."""
     c, h, w = (int(s) for s in shape)
     features = {"data": tf.io.FixedLenFeature([], tf.string)}
 
-    if encoding == "png":
-        def decode_one(data):
-            img = tf.io.decode_png(data, channels=c)
-            return tf.transpose(tf.ensure_shape(img, [h, w, c]), [2, 0, 1])
+    def parse(record, label):
+        data = tf.io.parse_single_example(record, features)["data"]
+        if encoding == "png":
+            img = tf.transpose(tf.ensure_shape(tf.io.decode_png(data, channels=c), [h, w, c]), [2, 0, 1])
+        else:
+            img = tf.reshape(tf.io.decode_raw(data, tf.uint8), [c, h, w])
+        return img, label
+    return parse
 
-        def parse(records, labels):
-            data = tf.io.parse_example(records, features)["data"]
-            images = tf.map_fn(decode_one, data, fn_output_signature=tf.TensorSpec([c, h, w], tf.uint8))
-            images.set_shape([records.shape[0], c, h, w])
-            return images, labels
-    else:
-        def parse(records, labels):
-            data = tf.io.parse_example(records, features)["data"]
-            images = tf.reshape(tf.io.decode_raw(data, tf.uint8), [-1, c, h, w])
-            images.set_shape([records.shape[0], c, h, w])
-            return images, labels
+
+def _batch_parser(shape):
+    """Parses a batch of serialised raw records into uint8 [N, C, H, W] (vectorised)."""
+    c, h, w = (int(s) for s in shape)
+    features = {"data": tf.io.FixedLenFeature([], tf.string)}
+
+    def parse(records, labels):
+        data = tf.io.parse_example(records, features)["data"]
+        images = tf.reshape(tf.io.decode_raw(data, tf.uint8), [-1, c, h, w])
+        images.set_shape([records.shape[0], c, h, w])
+        return images, labels
     return parse
 
 
@@ -169,13 +173,17 @@ class TFRecordDataset:
                 dset = dset.shuffle(max(1, buf), seed=self.shuffle_seed)
             if repeat:
                 dset = dset.repeat()
-            parse = _batch_parser(shape, self._info.encoding[lod])
+            # Raw records: batch, then parse the whole batch at once (fast). PNG records: decode
+            # each image in parallel, then batch.
+            per_record = minibatch_size is None or self._info.encoding[lod] != "raw"
+            if per_record:
+                dset = dset.map(_record_parser(shape, self._info.encoding[lod]), num_parallel_calls=self.num_threads)
             if minibatch_size is None:
-                dset = dset.batch(1).map(parse, num_parallel_calls=self.num_threads).unbatch()
                 prefetch = ((self.prefetch_mb << 20) - 1) // bytes_per_item + 1 if self.prefetch_mb > 0 else 0
             else:
                 dset = dset.batch(int(minibatch_size), drop_remainder=drop_remainder)
-                dset = dset.map(parse, num_parallel_calls=self.num_threads)
+                if not per_record:
+                    dset = dset.map(_batch_parser(shape), num_parallel_calls=self.num_threads)
                 items = ((self.prefetch_mb << 20) - 1) // bytes_per_item + 1 if self.prefetch_mb > 0 else 0
                 prefetch = max(1, min(items // int(minibatch_size), 64)) if items else 0
             if prefetch:

@@ -192,7 +192,7 @@ def probe_image(src, name: str):
 
 
 def chunk_size_for(bytes_per_image: int) -> int:
-    return int(max(1, min(256, (2 << 20) // max(1, bytes_per_image))))
+    return int(max(1, min(256, (512 << 10) // max(1, bytes_per_image))))
 
 
 def convert(writer, items, func, spec: dict, total: int = None, workers: int = None, skip_bad: bool = False,

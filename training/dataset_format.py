@@ -648,7 +648,7 @@ class Progress:
         if not self.enabled:
             return
         elapsed = max(time.time() - self.start, 1e-9)
-        line = "%d %s in %s (%.1f %s/s)" % (self.done, self.label, _fmt_secs(elapsed), self.done / elapsed, self.label)
+        line = "%d %s in %.2f s (%.1f %s/s)" % (self.done, self.label, elapsed, self.done / elapsed, self.label)
         if self.tty:
             self.stream.write("\r%-78s\n" % line)
         else:

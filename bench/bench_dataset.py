@@ -1,0 +1,215 @@
+"""Dataset benchmarks: our dataset_tool.py vs NVIDIA's official one, parity of their outputs, storage
+options, and reader throughput.
+
+    python bench/bench_dataset.py convert [--official_dir /work/ref/stylegan] [--count 1000] [--rounds 3]
+    python bench/bench_dataset.py read [--dataset DIR]
+
+`convert` makes COUNT photo-like 256x256 PNGs (bench/dataset_make_pngs.py), converts them with
+`create_from_images --shuffle 1` by both tools in separate processes (the official one through
+bench/dataset_official_shim.py, in the same TensorFlow via tf.compat.v1), alternating, ROUNDS times,
+and reports for each tool the best and median images/s of the conversion itself (the
+create_from_images call, start-up excluded), the process wall time, the CPU seconds of the process
+tree, and the peak RSS. Then it checks parity (same files, record counts and order, every record
+parsing to the same shape and data) and measures our opt-in PNG / GZIP storage.
+
+`read` measures TFRecordDataset throughput (images/s) from local disk per level of detail.
+"""
+
+import argparse
+import glob
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+OURS_SNIPPET = r"""
+import sys, time, json
+sys.path.insert(0, %(repo)r)
+import dataset_tool
+t0 = time.perf_counter()
+dataset_tool.create_from_images(%(out)r, %(src)r, shuffle=1, quiet=1, **%(extra)r)
+print("OURS_TIMING " + json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+"""
+
+
+def run_timed(cmd, env=None):
+    """Runs cmd; returns (stdout, wall seconds, cpu seconds of the process tree, peak RSS MB)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out, err = p.communicate()
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), err[-3000:]))
+    return out, wall
+
+
+def _children_usage():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+
+
+def timing_line(out, tag):
+    for line in out.splitlines():
+        if line.startswith(tag + " "):
+            return json.loads(line[len(tag) + 1:])
+    raise RuntimeError("no %s line in output:\n%s" % (tag, out[-2000:]))
+
+
+def convert_once(tool, src, out_dir, official_dir, extra=None):
+    if os.path.exists(out_dir):
+        shutil.rmtree(out_dir)
+    subprocess.run(["sync"], check=False)
+    cpu0, _ = _children_usage()
+    if tool == "official":
+        cmd = [sys.executable, os.path.join(HERE, "dataset_official_shim.py"), "--official_dir", official_dir,
+               "create_from_images", out_dir, src, "--shuffle", "1"]
+        out, wall = run_timed(cmd)
+        secs = timing_line(out, "OFFICIAL_TIMING")["seconds"]
+    else:
+        code = OURS_SNIPPET % dict(repo=REPO, out=out_dir, src=src, extra=extra or {})
+        out, wall = run_timed([sys.executable, "-c", code])
+        secs = timing_line(out, "OURS_TIMING")["seconds"]
+    cpu1, _ = _children_usage()
+    return dict(seconds=secs, wall=wall, cpu=cpu1 - cpu0)
+
+
+def peak_rss_mb(tool, src, out_dir, official_dir):
+    """Peak RSS of the largest process of one run (measured in a fresh helper process)."""
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    if os.path.exists(out_dir):
+        shutil.rmtree(out_dir)
+    if tool == "official":
+        cmd = [sys.executable, os.path.join(HERE, "dataset_official_shim.py"), "--official_dir", official_dir,
+               "create_from_images", out_dir, src, "--shuffle", "1"]
+    else:
+        cmd = [sys.executable, os.path.join(REPO, "dataset_tool.py"), "create_from_images", out_dir, src,
+               "--shuffle", "1", "--quiet", "1"]
+    p = subprocess.run([sys.executable, "-c", code] + cmd, capture_output=True, text=True, check=True)
+    return int(p.stdout.strip().splitlines()[-1]) / 1024.0
+
+
+def parity(dir_a, dir_b):
+    """Same files (modulo the directory basename), record counts and order, equal parsed records."""
+    from training.dataset_format import decode_example, iter_records
+    name_a, name_b = os.path.basename(dir_a), os.path.basename(dir_b)
+    files_a = sorted(os.listdir(dir_a))
+    files_b = sorted(os.listdir(dir_b))
+    result = dict(files_match=[f.replace(name_a, "X", 1) for f in files_a] == [f.replace(name_b, "X", 1) for f in files_b],
+                  files=len(files_a), records=0, records_equal=0, records_byte_identical=0, per_file={})
+    for fa in files_a:
+        fb = fa.replace(name_a, name_b, 1)
+        if not fa.endswith(".tfrecords"):
+            continue
+        ra = list(iter_records(os.path.join(dir_a, fa)))
+        rb = list(iter_records(os.path.join(dir_b, fb)))
+        eq = sum(decode_example(x) == decode_example(y) for x, y in zip(ra, rb))
+        result["per_file"][fa.replace(name_a, "X", 1)] = [len(ra), len(rb), eq]
+        result["records"] += max(len(ra), len(rb))
+        result["records_equal"] += eq if len(ra) == len(rb) else 0
+        result["records_byte_identical"] += sum(x == y for x, y in zip(ra, rb))
+    result["ok"] = result["files_match"] and result["records"] == result["records_equal"] and result["records"] > 0
+    return result
+
+
+def dir_bytes(d):
+    return sum(os.path.getsize(f) for f in glob.glob(os.path.join(d, "*")))
+
+
+def cmd_convert(a):
+    src = os.path.join(a.work_dir, "pngs%d" % a.count)
+    if len(glob.glob(os.path.join(src, "*.png"))) != a.count:
+        subprocess.run([sys.executable, os.path.join(HERE, "dataset_make_pngs.py"), src, "--count", str(a.count)], check=True)
+    png_bytes = dir_bytes(src)
+    runs = {"official": [], "ours": []}
+    for r in range(a.rounds):
+        for tool in (("official", "ours") if r % 2 == 0 else ("ours", "official")):
+            res = convert_once(tool, src, os.path.join(a.work_dir, tool), a.official_dir)
+            runs[tool].append(res)
+            print("round %d %-8s %.2f s conversion (%.1f images/s), %.2f s wall, %.2f CPU s"
+                  % (r, tool, res["seconds"], a.count / res["seconds"], res["wall"], res["cpu"]), flush=True)
+    summary = {}
+    for tool, rs in runs.items():
+        secs = [x["seconds"] for x in rs]
+        summary[tool] = dict(best_images_per_s=a.count / min(secs), median_images_per_s=a.count / statistics.median(secs),
+                             best_wall_s=min(x["wall"] for x in rs), median_cpu_s=statistics.median(x["cpu"] for x in rs),
+                             runs=rs)
+    for tool in ("official", "ours"):
+        summary[tool]["peak_rss_mb"] = peak_rss_mb(tool, src, os.path.join(a.work_dir, tool + "_rss"), a.official_dir)
+    summary["speedup_best"] = summary["ours"]["best_images_per_s"] / summary["official"]["best_images_per_s"]
+    summary["speedup_median"] = summary["ours"]["median_images_per_s"] / summary["official"]["median_images_per_s"]
+    # parity of the last outputs
+    convert_once("official", src, os.path.join(a.work_dir, "official"), a.official_dir)
+    convert_once("ours", src, os.path.join(a.work_dir, "ours"), a.official_dir)
+    summary["parity"] = parity(os.path.join(a.work_dir, "ours"), os.path.join(a.work_dir, "official"))
+    summary["png_bytes"] = png_bytes
+    summary["raw_bytes"] = dir_bytes(os.path.join(a.work_dir, "ours"))
+    # opt-in storage
+    storage = {}
+    for name, extra in (("png", {"encoding": "png"}), ("gzip", {"compression": "gzip"})):
+        res = convert_once("ours", src, os.path.join(a.work_dir, "ours_" + name), a.official_dir, extra)
+        storage[name] = dict(bytes=dir_bytes(os.path.join(a.work_dir, "ours_" + name)),
+                             images_per_s=a.count / res["seconds"])
+    summary["storage"] = storage
+    summary["load"] = os.getloadavg()
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("official", "ours")}, indent=1))
+    for tool in ("official", "ours"):
+        s = summary[tool]
+        print("%-8s best %.1f images/s, median %.1f images/s, best wall %.2f s, median CPU %.2f s, peak RSS %.0f MB"
+              % (tool, s["best_images_per_s"], s["median_images_per_s"], s["best_wall_s"], s["median_cpu_s"], s["peak_rss_mb"]))
+    print("speedup: best %.2fx, median %.2fx" % (summary["speedup_best"], summary["speedup_median"]))
+    print("records / PNG bytes: raw %.2fx, png %.2fx, gzip %.2fx" % (
+        summary["raw_bytes"] / png_bytes, storage["png"]["bytes"] / png_bytes, storage["gzip"]["bytes"] / png_bytes))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(summary, f, indent=1)
+
+
+def cmd_read(a):
+    import numpy as np
+    import tensorflow as tf  # noqa: F401
+    from training.dataset import TFRecordDataset
+    d = TFRecordDataset(a.dataset)
+    print("dataset %s: %d images, shape %s" % (a.dataset, d.num_images, d.shape))
+    for lod in d.lods:
+        res = d.resolution >> lod
+        mb = max(8, min(256, 2 ** 20 // (res * res * d.shape[0]) * 4))
+        dset = iter(d.get_dataset(lod, mb))
+        for _ in range(3):
+            next(dset)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < a.seconds:
+            images, _ = next(dset)
+            n += int(images.shape[0])
+        dt = time.perf_counter() - t0
+        print("lod %d (%dx%d), minibatch %d: %.0f images/s (%.0f MB/s)" % (
+            lod, res, res, mb, n / dt, n / dt * np.prod(images.shape[1:]) / 1e6), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("convert")
+    c.add_argument("--official_dir", default="/work/ref/stylegan")
+    c.add_argument("--count", type=int, default=1000)
+    c.add_argument("--rounds", type=int, default=3)
+    c.add_argument("--work_dir", default="/tmp/stylegan_dataset_bench")
+    c.add_argument("--json", default=None)
+    r = sub.add_parser("read")
+    r.add_argument("--dataset", default="/tmp/stylegan_dataset_bench/ours")
+    r.add_argument("--seconds", type=float, default=3.0)
+    a = p.parse_args()
+    os.makedirs(getattr(a, "work_dir", "/tmp"), exist_ok=True)
+    {"convert": cmd_convert, "read": cmd_read}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
