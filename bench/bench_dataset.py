@@ -2,6 +2,7 @@
 options, and reader throughput.
 
     python bench/bench_dataset.py convert [--official_dir /work/ref/stylegan] [--count 1000] [--rounds 3]
+    python bench/bench_dataset.py parity [--official_dir /work/ref/stylegan]
     python bench/bench_dataset.py read [--dataset DIR]
 
 `convert` makes COUNT photo-like 256x256 PNGs (bench/dataset_make_pngs.py), converts them with
@@ -11,6 +12,10 @@ and reports for each tool the best and median images/s of the conversion itself 
 create_from_images call, start-up excluded), the process wall time, the CPU seconds of the process
 tree, and the peak RSS. Then it checks parity (same files, record counts and order, every record
 parsing to the same shape and data) and measures our opt-in PNG / GZIP storage.
+
+`parity` runs create_from_images (RGB shuffled, grayscale unshuffled), create_from_hdf5 (with a
+labels file) and create_lsun (JPEG/WebP values, one corrupt) through both tools on small generated
+sources and compares the outputs record by record and the labels exactly.
 
 `read` measures TFRecordDataset throughput (images/s) from local disk per level of detail.
 """
@@ -173,6 +178,88 @@ def cmd_convert(a):
             json.dump(summary, f, indent=1)
 
 
+def _make_parity_sources(root):
+    """Small sources for several commands: RGB and grayscale PNG folders, HDF5 + labels, LSUN LMDB."""
+    import io
+    import numpy as np
+    import PIL.Image
+    from dataset_make_pngs import make_image
+    rng = np.random.RandomState(0)
+    srcs = {}
+    d = os.path.join(root, "rgb")
+    os.makedirs(d, exist_ok=True)
+    for i in range(50):
+        PIL.Image.fromarray(make_image(rng, 64)).save(os.path.join(d, "%03d.png" % i))
+    srcs["rgb"] = d
+    d = os.path.join(root, "gray")
+    os.makedirs(d, exist_ok=True)
+    for i in range(20):
+        PIL.Image.fromarray(make_image(rng, 32)[:, :, 1]).save(os.path.join(d, "%03d.png" % i))
+    srcs["gray"] = d
+    import h5py
+    h5 = os.path.join(root, "celebahq.h5")
+    imgs = np.stack([make_image(rng, 32).transpose(2, 0, 1) for _ in range(12)])
+    with h5py.File(h5, "w") as f:
+        f["data16x16"] = imgs[:, :, ::2, ::2]
+        f["data32x32"] = imgs
+    np.save(os.path.join(root, "celebahq-labels.npy"), rng.rand(12, 5).astype(np.float32))
+    srcs["h5"] = h5
+    import lmdb
+    d = os.path.join(root, "lmdb")
+    env = lmdb.open(d, map_size=1 << 26)
+    with env.begin(write=True) as txn:
+        for i in range(10):
+            img = make_image(rng, 64)[:48 + 2 * i]
+            buf = io.BytesIO()
+            PIL.Image.fromarray(img).save(buf, format="WEBP" if i % 2 else "JPEG", quality=90)
+            txn.put(b"%03d" % i, buf.getvalue())
+        txn.put(b"999", b"corrupt value")
+    env.close()
+    srcs["lmdb"] = d
+    return srcs
+
+
+def cmd_parity(a):
+    """Runs several commands through both tools on the same small sources and compares outputs."""
+    import numpy as np
+    root = os.path.join(a.work_dir, "parity")
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    sys.path.insert(0, HERE)
+    srcs = _make_parity_sources(os.path.join(root, "src"))
+    cases = [("create_from_images", [srcs["rgb"], "--shuffle", "1"]),
+             ("create_from_images", [srcs["gray"], "--shuffle", "0"]),
+             ("create_from_hdf5", [srcs["h5"]]),
+             ("create_lsun", [srcs["lmdb"], "--resolution", "32", "--max_images", "8"])]
+    all_ok = True
+    for i, (cmd, args) in enumerate(cases):
+        outs = {}
+        for tool in ("official", "ours"):
+            out = os.path.join(root, "%s%d" % (tool, i))
+            if tool == "official":
+                c = [sys.executable, os.path.join(HERE, "dataset_official_shim.py"), "--official_dir", a.official_dir, cmd, out] + args
+            else:
+                c = [sys.executable, os.path.join(REPO, "dataset_tool.py"), cmd, out] + args + ["--quiet", "1"]
+            subprocess.run(c, check=True, capture_output=True, text=True)
+            outs[tool] = out
+        res = parity(outs["ours"], outs["official"])
+        labels_ok = True
+        la = sorted(glob.glob(os.path.join(outs["ours"], "*.labels")))
+        lb = sorted(glob.glob(os.path.join(outs["official"], "*.labels")))
+        if la or lb:
+            labels_ok = len(la) == len(lb) == 1 and np.array_equal(np.load(la[0]), np.load(lb[0])) \
+                and np.load(la[0]).dtype == np.load(lb[0]).dtype
+        ok = res["ok"] and labels_ok
+        all_ok &= ok
+        print("%-20s %-28s files %s, %d records, %d equal after parsing, %d byte-identical, labels %s -> %s" % (
+            cmd, " ".join(os.path.basename(x) if os.sep in x else x for x in args), "match" if res["files_match"] else "DIFFER",
+            res["records"], res["records_equal"], res["records_byte_identical"],
+            ("equal" if labels_ok else "DIFFER") if (la or lb) else "none", "OK" if ok else "MISMATCH"), flush=True)
+    print("parity: %s" % ("all OK" if all_ok else "MISMATCH"))
+    if not all_ok:
+        sys.exit(1)
+
+
 def cmd_read(a):
     import numpy as np
     import tensorflow as tf  # noqa: F401
@@ -203,12 +290,15 @@ def main():
     c.add_argument("--rounds", type=int, default=3)
     c.add_argument("--work_dir", default="/tmp/stylegan_dataset_bench")
     c.add_argument("--json", default=None)
+    q = sub.add_parser("parity")
+    q.add_argument("--official_dir", default="/work/ref/stylegan")
+    q.add_argument("--work_dir", default="/tmp/stylegan_dataset_bench")
     r = sub.add_parser("read")
     r.add_argument("--dataset", default="/tmp/stylegan_dataset_bench/ours")
     r.add_argument("--seconds", type=float, default=3.0)
     a = p.parse_args()
     os.makedirs(getattr(a, "work_dir", "/tmp"), exist_ok=True)
-    {"convert": cmd_convert, "read": cmd_read}[a.cmd](a)
+    {"convert": cmd_convert, "parity": cmd_parity, "read": cmd_read}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ NVlabs/stylegan. Runtime shims installed before the official code is imported:
   * `tf.compat.v1` with v2 behaviour disabled, installed as sys.modules['tensorflow'];
   * NumPy 2 stand-ins: `ndarray.tostring` (= tobytes) and binary `np.fromstring` (= frombuffer);
   * `PIL.Image.ANTIALIAS` = LANCZOS;
-  * stub `tensorboard` modules (imported by dnnlib/tflib/autosummary.py, unused here).
+  * stub `tensorboard` modules (imported by dnnlib/tflib/autosummary.py, unused here);
+  * when OpenCV is not installed, a stub `cv2` whose `imdecode` returns None: create_lsun imports
+    cv2 unconditionally but treats a None decode as failure and falls back to its own PIL path.
 The official directory goes first on sys.path so its `dnnlib` / `training` packages are used, not
 ours (the names clash; that is why this runs in its own process).
 
@@ -57,6 +59,13 @@ def install_shims():
         if name not in sys.modules:
             sys.modules[name] = types.ModuleType(name)
     sys.modules["tensorboard"].summary = sys.modules["tensorboard.summary"]
+
+    try:
+        import cv2  # noqa: F401  pylint: disable=unused-import
+    except ImportError:
+        cv2 = types.ModuleType("cv2")
+        cv2.imdecode = lambda buf, flags=None: None
+        sys.modules["cv2"] = cv2
 
     import tensorflow as tf2
     v1 = tf2.compat.v1
