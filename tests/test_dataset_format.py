@@ -67,6 +67,11 @@ def test_levels_match_official_formula():
         for a, b in zip(ours, ref):
             assert a.dtype == np.uint8 and np.array_equal(a, b)
     # rounding ties go to even and the float chain is not re-quantised per level
+    # large images: the integer path for 8 levels down, then the float chain (2048 -> 4 is 9 levels)
+    for img in (rng.randint(0, 256, size=(1, 2048, 2048)).astype(np.uint8),
+                np.full((1, 1024, 1024), 255, np.uint8), (np.indices((1, 512, 512)).sum(0) % 256).astype(np.uint8)):
+        for a, b in zip(F.image_levels(img), official_levels(img)):
+            assert np.array_equal(a, b), a.shape
     # Ties round to even, and the float chain is not re-quantised per level: level 1 holds 0.5
     # (stored as 0) and 1.5 (stored as 2); level 2 averages the floats (0.75 -> 1), not 0,0,0,2 (-> 0).
     lo, hi = np.array([[1, 1], [0, 0]]), np.array([[2, 2], [1, 1]])
@@ -108,6 +113,12 @@ def test_reads_tensorflow_written_files(tmp_path):
     open(path, "wb").write(bytes(raw))
     with pytest.raises(F.DatasetError, match="checksum|corrupt"):
         list(F.iter_records(path))
+
+
+def test_frame_parts_equals_frame_record():
+    rec = F.encode_example_parts((3, 8, 8), bytes(range(192)))
+    parts, n = F.frame_parts(rec)
+    assert b"".join(parts) == F.frame_record(b"".join(rec)) and n == len(b"".join(parts))
 
 
 def test_crc32c_known_value():

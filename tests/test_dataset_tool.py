@@ -438,16 +438,21 @@ def test_size_shape_and_decode_errors(tmp_path):
     PIL.Image.new("RGB", (24, 24)).save(odd / "b.png")
     assert_error(tool("create_from_images", tmp_path / "ds", odd, ok=False), "b.png", "power of two")
     bad = tmp_path / "bad"
-    save_pngs(bad, rand_images(4, 3, 16))
+    good_imgs = rand_images(6, 3, 16, seed=12)
+    save_pngs(bad, good_imgs)
     data = (bad / "img002.png").read_bytes()
     (bad / "img002.png").write_bytes(data[:len(data) // 2])  # truncated
     (bad / "img003.png").write_bytes(b"garbage")               # corrupt
     assert_error(tool("create_from_images", tmp_path / "ds", bad, ok=False), "img00", "--skip_bad")
     assert not (tmp_path / "ds").exists()
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".ds")]  # temp dir removed
-    p = tool("create_from_images", tmp_path / "ds", bad, "--skip_bad", 1)
-    assert "img002.png" in p.stdout and "img003.png" in p.stdout and "Added 2 images." in p.stdout
-    assert inspect_dataset(str(tmp_path / "ds")).num_images == 2
+    # skipped in both writing modes (positional: workers write at fixed offsets, then compaction)
+    order = [i for i in shuffled_order(6) if i not in (2, 3)]
+    for workers in (2, 0):
+        out = tmp_path / ("ds%d" % workers)
+        p = tool("create_from_images", out, bad, "--skip_bad", 1, "--workers", workers)
+        assert "img002.png" in p.stdout and "img003.png" in p.stdout and "Added 4 images." in p.stdout
+        assert_dataset(out, good_imgs[order])
 
 
 def test_mode_conversions_with_notices(tmp_path):

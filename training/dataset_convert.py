@@ -14,7 +14,8 @@ import warnings
 
 import numpy as np
 
-from training.dataset_format import DatasetError, Progress, encode_levels, parallel_map
+from training.dataset_format import (HAVE_FAST_CRC, DatasetError, Progress, encode_levels, image_levels,
+                                     parallel_map, write_direct)
 
 TRANSFORMS = ("center-crop", "pad", "resize")
 
@@ -132,6 +133,32 @@ def pil_to_chw(img) -> np.ndarray:
 
 def process_image(src, name: str, spec: dict):
     """Worker: decode `src` (path, bytes or HWC/HW uint8 array) into per-level records."""
+    res = load_chw(src, name, spec)
+    if res[0] != "ok":
+        return res
+    _, chw, notices = res
+    return ("ok", chw.shape, encode_levels(chw, spec.get("encoding", "raw")), notices)
+
+
+def process_item_direct(item, spec: dict):
+    """Worker entry point in positional mode: item is (slot, (name, source)); the records are
+    written straight into the dataset files at the slot's offset (DatasetWriter.open_direct)."""
+    slot, (name, src) = item
+    res = load_chw(src, name, spec)
+    if res[0] != "ok":
+        return res
+    _, chw, notices = res
+    if tuple(chw.shape) != tuple(spec["shape"]):
+        return ("error", "%s has shape %s, the dataset %s" % (name, tuple(chw.shape), tuple(spec["shape"])))
+    try:
+        write_direct(spec["direct"], slot, image_levels(chw))
+    except OSError as e:
+        return ("error", "writing %s: %s" % (spec["direct"]["paths"][0], e))
+    return ("ok", chw.shape, None, notices)
+
+
+def load_chw(src, name: str, spec: dict):
+    """('ok', uint8 CHW array, notices) or an ('bad'|'error'|'skip', message) tuple."""
     notices = []
     try:
         if isinstance(src, np.ndarray):
@@ -164,7 +191,7 @@ def process_image(src, name: str, spec: dict):
         return ("bad", "%s: %s" % (name, e))
     except OSError as e:
         return ("bad", "%s: %s" % (name, e))
-    return ("ok", chw.shape, encode_levels(chw, spec.get("encoding", "raw")), notices)
+    return ("ok", chw, notices)
 
 
 def process_item(item, spec: dict):
@@ -196,15 +223,31 @@ def chunk_size_for(bytes_per_image: int) -> int:
 
 
 def convert(writer, items, func, spec: dict, total: int = None, workers: int = None, skip_bad: bool = False,
-            progress: bool = True, chunk_size: int = None, bad_limit_report: int = 10, max_images: int = None):
+            progress: bool = True, chunk_size: int = None, bad_limit_report: int = 10, max_images: int = None,
+            positional: bool = True):
     """Runs func(item, spec) over items in worker processes and adds the results to `writer` in order.
 
     Returns the list of skipped bad inputs. Raises DatasetError on the first bad input unless
     skip_bad, and on any input that does not fit the dataset. Stops once `max_images` are written.
+
+    When every record has a known fixed size (raw, uncompressed, a known image size, a known
+    count) the workers write their records directly at their final file offsets (positional
+    mode): no image data passes through this process. Skipped inputs are compacted away at the end.
     """
     if chunk_size is None:
         size = spec.get("resolution") or 256
         chunk_size = chunk_size_for(size * size * 4)
+    direct = None
+    if (positional and total and func is process_item and HAVE_FAST_CRC and spec.get("size")
+            and spec.get("encoding", "raw") == "raw" and getattr(writer, "compression", None) == "none"
+            and max_images is None and workers != 0):
+        shape = (spec["channels"], spec["size"][1], spec["size"][0])
+        direct = writer.open_direct(shape, total)
+        spec = dict(spec, direct=direct, shape=shape)
+        func = process_item_direct
+        items = enumerate(items)
+    good_slots = []
+    slot = 0
     bar = Progress(total, enabled=progress)
     bad = []
     notice_counts = {}
@@ -215,10 +258,13 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
             kind = result[0]
             if kind == "ok":
                 _, shape, records, notices = result
-                writer.add_records(shape, records)
+                if direct is not None:
+                    good_slots.append(slot)
+                else:
+                    writer.add_records(shape, records)
                 for n in notices:
                     if n not in notice_counts:
-                        print("Notice: image %d: %s (counted, not repeated)" % (writer.cur_images - 1, n), flush=True)
+                        print("Notice: image %d: %s (counted, not repeated)" % (slot, n), flush=True)
                     notice_counts[n] = notice_counts.get(n, 0) + 1
                 if max_images is not None and writer.cur_images >= max_images:
                     done += 1
@@ -232,7 +278,10 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
             elif kind == "error":
                 raise DatasetError(result[1])
             done += 1
+            slot += 1
             bar.update(done)
+        if direct is not None:
+            writer.finish_direct(good_slots)
         ok = True
     finally:
         if ok:

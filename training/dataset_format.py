@@ -101,6 +101,20 @@ def frame_record(data: bytes) -> bytes:
                      struct.pack("<I", masked_crc32c(data))))
 
 
+def frame_parts(parts: list) -> tuple:
+    """(list of buffers forming one framed TFRecord, total length) from a record given in parts."""
+    length = sum(len(p) for p in parts)
+    header = struct.pack("<Q", length)
+    crc = 0
+    for p in parts:
+        crc = _gcrc.extend(crc, p) if HAVE_FAST_CRC else crc32c(b"".join(parts))
+        if not HAVE_FAST_CRC:
+            break
+    masked = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+    out = [header, struct.pack("<I", masked_crc32c(header))] + list(parts) + [struct.pack("<I", masked)]
+    return out, length + 16
+
+
 class RecordFileWriter:
     """Writes TFRecords to one file; `compression` is 'none' or 'gzip'."""
 
@@ -135,6 +149,34 @@ class RecordFileWriter:
             if self._file is not self._raw:
                 self._raw.close()
             self._file = None
+
+
+_DIRECT_FDS = {}
+
+
+def write_direct(direct: dict, slot: int, levels) -> None:
+    """Writes one image's levels at its slot (worker side of DatasetWriter.open_direct)."""
+    for path, size, level in zip(direct["paths"], direct["sizes"], levels):
+        fd = _DIRECT_FDS.get(path)
+        if fd is None:
+            if len(_DIRECT_FDS) > 64:
+                for old in _DIRECT_FDS.values():
+                    os.close(old)
+                _DIRECT_FDS.clear()
+            fd = _DIRECT_FDS[path] = os.open(path, os.O_WRONLY)
+        parts, n = frame_parts(encode_example_parts(level.shape, level.tobytes()))
+        if n != size:
+            raise DatasetError("image %d level %s: record of %d bytes, expected %d" % (slot, level.shape, n, size))
+        offset = slot * size
+        while parts:
+            written = os.pwritev(fd, parts, offset)
+            offset += written
+            # drop fully written buffers, keep the rest of a partially written one
+            while parts and written >= len(memoryview(parts[0]).cast("B")):
+                written -= len(memoryview(parts[0]).cast("B"))
+                parts.pop(0)
+            if parts and written:
+                parts[0] = memoryview(parts[0]).cast("B")[written:]
 
 
 def _open_record_file(path: str):
@@ -233,21 +275,26 @@ def _int64_feature(values) -> bytes:  # Feature{int64_list: Int64List{value: val
     return _len_field(0x1A, _len_field(0x0A, b"".join(_varint(int(v)) for v in values)))
 
 
-def encode_example_parts(shape, data: bytes, fmt: bytes = None) -> list:
-    """The serialised Example as a list of byte strings (join them; avoids copying big data)."""
-    entries = [(b"data", _bytes_feature(data))]
+def encode_example_parts(shape, data, fmt: bytes = None) -> list:
+    """The serialised Example as a list of buffers whose concatenation is the record; `data` (any
+    bytes-like object, e.g. a memoryview of a contiguous uint8 array) is one of them, uncopied."""
+    data_len = len(data) if not isinstance(data, memoryview) else data.nbytes
+    bl_len = 1 + len(_varint(data_len)) + data_len            # BytesList{value: data}
+    feat_len = 1 + len(_varint(bl_len)) + bl_len               # Feature{bytes_list}
+    key = _len_field(0x0A, b"data")
+    entry_len = len(key) + 1 + len(_varint(feat_len)) + feat_len
+    head = b"".join((b"\x0a", _varint(entry_len), key, b"\x12", _varint(feat_len),
+                     b"\x0a", _varint(bl_len), b"\x0a", _varint(data_len)))
+    tail_entries = []
     if fmt is not None:
-        entries.append((b"format", _bytes_feature(fmt)))
-    entries.append((b"shape", _int64_feature(shape)))
-    parts = []
-    body_len = 0
-    for key, feature in entries:
-        entry = _len_field(0x0A, key) + bytes((0x12,)) + _varint(len(feature))
-        head = bytes((0x0A,)) + _varint(len(entry) + len(feature))
-        parts.append(head + entry)
-        parts.append(feature)
-        body_len += len(head) + len(entry) + len(feature)
-    return [bytes((0x0A,)) + _varint(body_len)] + parts
+        tail_entries.append((b"format", _bytes_feature(fmt)))
+    tail_entries.append((b"shape", _int64_feature(shape)))
+    tail = b""
+    for k, feature in tail_entries:
+        entry = _len_field(0x0A, k) + b"\x12" + _varint(len(feature)) + feature
+        tail += b"\x0a" + _varint(len(entry)) + entry
+    body_len = len(head) + data_len + len(tail)
+    return [b"\x0a" + _varint(body_len) + head, data, tail]
 
 
 def encode_example(shape, data: bytes, fmt: bytes = None) -> bytes:
@@ -372,13 +419,44 @@ def image_levels(img: np.ndarray):
     As in the official exporter, the averaging chain stays in float32 from level to level and
     only the copy written to each file is quantised (a level is NOT the rounded average of the
     rounded level above: the rounding does not accumulate).
+
+    Implementation: n levels down, the official float32 value is exactly K / 4**n where K is the
+    integer sum of the 2**n x 2**n source block (every partial sum is a multiple of 4**-n below
+    2**24, so float32 represents it exactly for n <= 8). So integer sums plus an exact
+    round-half-to-even give bit-identical results, faster; past n = 8 the float chain is used.
     """
     levels = [np.ascontiguousarray(img, dtype=np.uint8)]
-    cur = img
-    while cur.shape[1] > 4:
-        cur = downsample_float(cur)
-        levels.append(quantize(cur))
-    return levels
+    if img.shape[1] <= 4:
+        return levels
+    k = img[:, 0::2, 0::2].astype(np.uint16)
+    k += img[:, 0::2, 1::2]
+    k += img[:, 1::2, 0::2]
+    k += img[:, 1::2, 1::2]
+    n = 1
+    while True:
+        levels.append(_round_div_pow4(k, n))
+        if k.shape[1] <= 4:
+            return levels
+        if n == 8:  # beyond exact float32 range: continue with the official float chain
+            cur = k.astype(np.float32) * np.float32(0.25 ** n)
+            while cur.shape[1] > 4:
+                cur = downsample_float(cur)
+                levels.append(quantize(cur))
+            return levels
+        if n == 3:
+            k = k.astype(np.uint32)  # 4**4 * 255 > 65535 from level 5 on... keep headroom
+        k = k[:, 0::2, 0::2] + k[:, 0::2, 1::2] + k[:, 1::2, 0::2] + k[:, 1::2, 1::2]
+        n += 1
+
+
+def _round_div_pow4(k: np.ndarray, n: int) -> np.ndarray:
+    """rint(k / 4**n) with ties to even, for non-negative integer arrays (result <= 255)."""
+    shift = 2 * n
+    q = k >> shift
+    r = k & ((1 << shift) - 1)
+    half = 1 << (shift - 1)
+    q += (r > half) | ((r == half) & (q & 1).astype(bool))
+    return q.astype(np.uint8)
 
 
 def encode_png(img_chw: np.ndarray, compress_level: int = 6) -> bytes:
@@ -469,6 +547,7 @@ class DatasetWriter:
         self.writers = []
         self.labels = None
         self.committed = False
+        self.direct = None
         check_output_dir(self.tfrecord_dir, overwrite)
         parent = os.path.dirname(os.path.abspath(self.tfrecord_dir))
         os.makedirs(parent, exist_ok=True)
@@ -491,6 +570,44 @@ class DatasetWriter:
         for lod in range(self.resolution_log2 - 1):
             path = self.prefix + "-r%02d%s" % (self.resolution_log2 - lod, TFRECORD_SUFFIX)
             self.writers.append(RecordFileWriter(path, self.compression))
+
+    def open_direct(self, shape, slots: int) -> dict:
+        """Positional mode for raw, uncompressed records: every record of a level has the same size,
+        so image `slot` goes at offset slot * size and worker processes can write their records
+        straight into the files (see write_direct), with no data passing through this process.
+        Returns the {paths, sizes} the workers need; call finish_direct() afterwards."""
+        if self.encoding != "raw" or self.compression != "none":
+            raise DatasetError("positional writing needs raw, uncompressed records")
+        check_image_shape(shape, "first image")
+        self.shape = tuple(shape)
+        self.resolution_log2 = int(np.log2(shape[1]))
+        paths, sizes = [], []
+        for lod in range(self.resolution_log2 - 1):
+            path = self.prefix + "-r%02d%s" % (self.resolution_log2 - lod, TFRECORD_SUFFIX)
+            open(path, "wb").close()
+            res = shape[1] >> lod
+            sizes.append(frame_parts(encode_example_parts((shape[0], res, res), bytes(shape[0] * res * res)))[1])
+            paths.append(path)
+        self.direct = dict(paths=paths, sizes=sizes, slots=int(slots))
+        return self.direct
+
+    def finish_direct(self, good_slots) -> None:
+        """Closes positional mode: compacts the files when some slots stayed empty (skipped inputs)."""
+        good = [int(i) for i in good_slots]
+        if any(b <= a for a, b in zip(good, good[1:])):
+            raise DatasetError("internal error: slots out of order")
+        for path, size in zip(self.direct["paths"], self.direct["sizes"]):
+            with open(path, "r+b") as f:
+                for new, old in enumerate(good):
+                    if new != old:
+                        f.seek(old * size)
+                        buf = f.read(size)
+                        f.seek(new * size)
+                        f.write(buf)
+                f.truncate(len(good) * size)
+            if os.path.getsize(path) != len(good) * size:
+                raise DatasetError("%s: incomplete after conversion" % path)
+        self.cur_images = len(good)
 
     def add_records(self, shape, records) -> None:
         """Adds one image given as its per-level serialised records (highest level first)."""
