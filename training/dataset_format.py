@@ -426,12 +426,12 @@ def image_levels(img: np.ndarray):
     round-half-to-even give bit-identical results, faster; past n = 8 the float chain is used.
     """
     levels = [np.ascontiguousarray(img, dtype=np.uint8)]
-    if img.shape[1] <= 4:
+    base = levels[0]
+    if base.shape[1] <= 4:
         return levels
-    k = img[:, 0::2, 0::2].astype(np.uint16)
-    k += img[:, 0::2, 1::2]
-    k += img[:, 1::2, 0::2]
-    k += img[:, 1::2, 1::2]
+    k = base[:, 0::2, :].astype(np.uint16)
+    k += base[:, 1::2, :]
+    k = k[:, :, 0::2] + k[:, :, 1::2]
     n = 1
     while True:
         levels.append(_round_div_pow4(k, n))
