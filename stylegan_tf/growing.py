@@ -5,6 +5,12 @@ cross-fades with the level below while `lod` is fractional; D box-downsamples it
 three official structures give the same numbers: 'fixed' (no growing, lod 0 only), 'linear'
 (every level computed, human-readable) and 'recursive' (`tf.cond` skips the levels the current
 lod does not use: the efficient one).
+
+A fourth, 'phase', is ours: for a lod known to lie in [phase_lod, phase_lod + 1] (one training
+phase) it builds only the levels that range uses, without `tf.cond` (whose second-order
+gradients, needed by R1, are slow to build), so the training loop retraces once per phase.
+With `phase_native`, G's output and D's input stay at the phase's resolution instead of being
+nearest-upsampled to full resolution and box-downsampled back (an exact identity).
 """
 
 import tensorflow as tf
@@ -18,7 +24,8 @@ def cset(cur_lambda, new_cond, new_lambda):
     return lambda: tf.cond(new_cond, new_lambda, cur_lambda)
 
 
-def grow_generator(block, torgb, x_in, lod_in, resolution_log2, structure, recursive_from=2):
+def grow_generator(block, torgb, x_in, lod_in, resolution_log2, structure, recursive_from=2, phase_lod=None,
+                   phase_native=False):
     """Image at full resolution from `block(res, x)` / `torgb(res, x)` for res = 2..log2.
 
     `x_in` is the input of the 4x4 block. `recursive_from` is the first resolution of the official
@@ -30,6 +37,17 @@ def grow_generator(block, torgb, x_in, lod_in, resolution_log2, structure, recur
         for res in range(2, log2 + 1):
             x = block(res, x)
         return torgb(log2, x)
+    if structure == "phase":
+        lo = int(phase_lod)
+        res_hi = log2 - lo
+        assert 2 <= res_hi <= log2, "phase_lod %r out of range" % phase_lod
+        x = prev = x_in
+        for res in range(2, res_hi + 1):
+            prev, x = x, block(res, x)
+        img = torgb(res_hi, x)
+        if res_hi > 2:
+            img = lerp(img, ops.upscale2d(torgb(res_hi - 1, prev)), lod_in - lo)
+        return img if phase_native else ops.upscale2d(img, 2 ** lo)
     if structure == "linear":
         x = block(2, x_in)
         images_out = torgb(2, x)
@@ -59,9 +77,21 @@ def grow_generator(block, torgb, x_in, lod_in, resolution_log2, structure, recur
     return grow(x, 3, log2 - 3)
 
 
-def grow_discriminator(fromrgb, block, images_in, lod_in, resolution_log2, structure):
+def grow_discriminator(fromrgb, block, images_in, lod_in, resolution_log2, structure, phase_lod=None,
+                       phase_native=False):
     """Scores from `fromrgb(x, res)` / `block(x, res)` (res = log2..2), blending inputs by lod."""
     log2 = resolution_log2
+    if structure == "phase":
+        lo = int(phase_lod)
+        res_hi = log2 - lo
+        assert 2 <= res_hi <= log2, "phase_lod %r out of range" % phase_lod
+        img = images_in if phase_native else ops.downscale2d(images_in, 2 ** lo)
+        x = fromrgb(img, res_hi)
+        for res in range(res_hi, 1, -1):
+            x = block(x, res)
+            if res == res_hi and res > 2:
+                x = lerp(x, fromrgb(ops.downscale2d(img), res - 1), lod_in - lo)
+        return x
     if structure == "fixed":
         x = fromrgb(images_in, log2)
         for res in range(log2, 2, -1):

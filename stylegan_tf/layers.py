@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from stylegan_tf import ops
+from stylegan_tf import ops, rng
 
 # ----------------------------------------------------------------------------
 # Stateless activation-level functions.
@@ -253,7 +253,7 @@ class Noise(Scope):
 
     def call(self, x, noise_var=None, randomize_noise=True):
         if noise_var is None or randomize_noise:
-            noise = tf.random.normal([tf.shape(x)[0], 1, x.shape[2], x.shape[3]], dtype=x.dtype)
+            noise = rng.normal([tf.shape(x)[0], 1, x.shape[2], x.shape[3]], dtype=x.dtype, batched=True)
         else:
             noise = tf.cast(noise_var, x.dtype)
         return x + noise * tf.reshape(tf.cast(self.weight, x.dtype), [1, -1, 1, 1])

@@ -75,7 +75,8 @@ class GPaper(NetworkModel):
             return x
 
         return grow_generator(block, lambda res, x: self.torgb[res](x), combo_in, lod_in, self.resolution_log2,
-                              structure, recursive_from=2)
+                              structure, recursive_from=2, phase_lod=cfg.get("phase_lod"),
+                              phase_native=cfg.get("phase_native", False))
 
 
 class DPaper(NetworkModel):
@@ -136,7 +137,8 @@ class DPaper(NetworkModel):
             return x
 
         return grow_discriminator(lambda x, res: self.fromrgb[res](x), block, images_in, lod_in,
-                                  self.resolution_log2, structure)
+                                  self.resolution_log2, structure, phase_lod=cfg.get("phase_lod"),
+                                  phase_native=cfg.get("phase_native", False))
 
 
 def G_paper(name="G", **kwargs):

@@ -12,7 +12,7 @@ import tensorflow as tf
 import keras
 
 import dnnlib
-from stylegan_tf import ops
+from stylegan_tf import ops, rng
 from stylegan_tf.growing import grow_discriminator, grow_generator
 from stylegan_tf.layers import ACTIVATIONS, Conv2d, Dense, Scope, SynthesisLayer, lerp, minibatch_stddev, pixel_norm
 
@@ -169,7 +169,6 @@ class GSynthesis(NetworkModel):
         structure = cfg.structure
         if structure == "auto":
             structure = "linear" if cfg.force_clean_graph else "recursive"
-        assert structure in ("fixed", "linear", "recursive")
         dtype = cfg.dtype
         dlatents_in = tf.cast(dlatents_in, dtype)
         lod_in = tf.cast(self.lod if lod_in is None else lod_in, dtype)
@@ -183,7 +182,8 @@ class GSynthesis(NetworkModel):
             return x
 
         return grow_generator(block, lambda res, x: self.torgb[res](x), None, lod_in, self.resolution_log2,
-                              structure, recursive_from=3)
+                              structure, recursive_from=3, phase_lod=cfg.get("phase_lod"),
+                              phase_native=cfg.get("phase_native", False))
 
 
 # ----------------------------------------------------------------------------
@@ -243,13 +243,13 @@ class GStyle(NetworkModel):
             self.dlatent_avg.assign(lerp(batch_avg, self.dlatent_avg, beta))
 
         if mixing_prob is not None:
-            latents2 = tf.random.normal(tf.shape(latents_in))
+            latents2 = rng.normal(tf.shape(latents_in), batched=True)
             dlatents2 = self.mapping(latents2, labels_in, **component_kwargs)
             layer_idx = np.arange(self.num_layers)[np.newaxis, :, np.newaxis]
             cur_layers = self.num_layers - tf.cast(self.lod, tf.int32) * 2
-            mixing_cutoff = tf.cond(tf.random.uniform([], 0.0, 1.0) < mixing_prob,
-                                    lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
-                                    lambda: cur_layers)
+            mixing_draw = rng.uniform([])
+            mixing_layers = rng.uniform([], 1, cur_layers, dtype=tf.int32)
+            mixing_cutoff = tf.where(mixing_draw < mixing_prob, mixing_layers, cur_layers)
             dlatents = tf.where(tf.broadcast_to(layer_idx < mixing_cutoff, tf.shape(dlatents)), dlatents, dlatents2)
 
         if psi is not None and cutoff is not None:
@@ -315,7 +315,6 @@ class DBasic(NetworkModel):
         structure = cfg.structure
         if structure == "auto":
             structure = "linear" if cfg.get("is_template_graph") else "recursive"
-        assert structure in ("fixed", "linear", "recursive")
         dtype = cfg.dtype
         images_in = tf.cast(images_in, dtype)
         lod_in = tf.cast(self.lod, dtype)
@@ -334,7 +333,8 @@ class DBasic(NetworkModel):
             return dense1(dense0(conv(x)))
 
         scores_out = grow_discriminator(lambda x, res: self.fromrgb[res](x), block, images_in, lod_in,
-                                        self.resolution_log2, structure)
+                                        self.resolution_log2, structure, phase_lod=cfg.get("phase_lod"),
+                                        phase_native=cfg.get("phase_native", False))
 
         if cfg.label_size:
             scores_out = tf.reduce_sum(scores_out * tf.cast(labels_in, dtype), axis=1, keepdims=True)

@@ -356,3 +356,30 @@ def test_r1_second_order_gradients(structure, res):
     assert [n for n, g in zip(names, grads) if g is None] == ["4x4/Conv/bias", "4x4/Dense0/bias", "4x4/Dense1/bias"]
     assert all(np.all(np.isfinite(g.numpy())) for g in grads if g is not None)
     assert float(tf.reduce_sum(tf.abs(grads[names.index("FromRGB_lod0/weight")]))) > 0
+
+
+@pytest.mark.parametrize("gfunc,dfunc", [("G_style", "D_basic"), ("G_paper", "D_paper")])
+def test_phase_structure_equals_recursive(gfunc, dfunc):
+    """'phase' (ours, for training) builds only the levels of one lod range and gives the same numbers."""
+    kw = dict(SMALL) if gfunc == "G_style" else dict(SMALL, latent_size=None)
+    G = tflib.Network("G", func_name=gfunc, **kw)
+    D = tflib.Network("D", func_name=dfunc, **kw)
+    randomize(G)
+    randomize(D)
+    z = np.random.RandomState(12).randn(4, G.input_shape[1]).astype(np.float32)
+    x = np.random.RandomState(13).randn(4, 3, 32, 32).astype(np.float32)
+    gk = dict(randomize_noise=False, truncation_psi=1) if gfunc == "G_style" else {}
+    for lod in [0.0, 0.4, 1.0, 2.5]:
+        G.set_var("lod", lod)
+        D.set_var("lod", lod)
+        lo = int(np.floor(lod))
+        rec = G.run(z, None, structure="recursive", **gk)
+        np.testing.assert_allclose(G.run(z, None, structure="phase", phase_lod=lo, **gk), rec, rtol=1e-5, atol=1e-5)
+        native = G.run(z, None, structure="phase", phase_lod=lo, phase_native=True, **gk)
+        assert native.shape == (4, 3, 32 >> lo, 32 >> lo)
+        np.testing.assert_allclose(ops.upscale2d(tf.constant(native), 2 ** lo).numpy(), rec, rtol=1e-5, atol=1e-5)
+        d_rec = D.run(x, None, structure="recursive")
+        np.testing.assert_allclose(D.run(x, None, structure="phase", phase_lod=lo), d_rec, rtol=1e-5, atol=1e-5)
+        small = ops.downscale2d(tf.constant(x), 2 ** lo).numpy()
+        native_scores = D.get_output_for(tf.constant(small), None, structure="phase", phase_lod=lo, phase_native=True)
+        np.testing.assert_allclose(native_scores.numpy(), d_rec, rtol=1e-5, atol=1e-5)
