@@ -36,12 +36,15 @@ sys.path.insert(0, REPO)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 OURS_SNIPPET = r"""
-import sys, time, json
+import sys, time, json, resource
 sys.path.insert(0, %(repo)r)
 import dataset_tool
-t0 = time.perf_counter()
+def cpu():
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 dataset_tool.create_from_images(%(out)r, %(src)r, shuffle=1, quiet=1, **%(extra)r)
-print("OURS_TIMING " + json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+print("OURS_TIMING " + json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": cpu() - c0}), flush=True)
 """
 
 
@@ -77,13 +80,13 @@ def convert_once(tool, src, out_dir, official_dir, extra=None):
         cmd = [sys.executable, os.path.join(HERE, "dataset_official_shim.py"), "--official_dir", official_dir,
                "create_from_images", out_dir, src, "--shuffle", "1"]
         out, wall = run_timed(cmd)
-        secs = timing_line(out, "OFFICIAL_TIMING")["seconds"]
+        timing = timing_line(out, "OFFICIAL_TIMING")
     else:
         code = OURS_SNIPPET % dict(repo=REPO, out=out_dir, src=src, extra=extra or {})
         out, wall = run_timed([sys.executable, "-c", code])
-        secs = timing_line(out, "OURS_TIMING")["seconds"]
+        timing = timing_line(out, "OURS_TIMING")
     cpu1, _ = _children_usage()
-    return dict(seconds=secs, wall=wall, cpu=cpu1 - cpu0)
+    return dict(seconds=timing["seconds"], conv_cpu=timing["cpu_seconds"], wall=wall, cpu=cpu1 - cpu0)
 
 
 def peak_rss_mb(tool, src, out_dir, official_dir):
@@ -139,13 +142,15 @@ def cmd_convert(a):
         for tool in (("official", "ours") if r % 2 == 0 else ("ours", "official")):
             res = convert_once(tool, src, os.path.join(a.work_dir, tool), a.official_dir)
             runs[tool].append(res)
-            print("round %d %-8s %.2f s conversion (%.1f images/s), %.2f s wall, %.2f CPU s"
-                  % (r, tool, res["seconds"], a.count / res["seconds"], res["wall"], res["cpu"]), flush=True)
+            print("round %d %-8s %.2f s conversion (%.1f images/s, %.2f CPU s), %.2f s wall (%.2f CPU s), load %.1f"
+                  % (r, tool, res["seconds"], a.count / res["seconds"], res["conv_cpu"], res["wall"], res["cpu"],
+                     os.getloadavg()[0]), flush=True)
     summary = {}
     for tool, rs in runs.items():
         secs = [x["seconds"] for x in rs]
         summary[tool] = dict(best_images_per_s=a.count / min(secs), median_images_per_s=a.count / statistics.median(secs),
                              best_wall_s=min(x["wall"] for x in rs), median_cpu_s=statistics.median(x["cpu"] for x in rs),
+                             median_conv_cpu_s=statistics.median(x["conv_cpu"] for x in rs),
                              runs=rs)
     for tool in ("official", "ours"):
         summary[tool]["peak_rss_mb"] = peak_rss_mb(tool, src, os.path.join(a.work_dir, tool + "_rss"), a.official_dir)
@@ -168,8 +173,10 @@ def cmd_convert(a):
     print(json.dumps({k: v for k, v in summary.items() if k not in ("official", "ours")}, indent=1))
     for tool in ("official", "ours"):
         s = summary[tool]
-        print("%-8s best %.1f images/s, median %.1f images/s, best wall %.2f s, median CPU %.2f s, peak RSS %.0f MB"
-              % (tool, s["best_images_per_s"], s["median_images_per_s"], s["best_wall_s"], s["median_cpu_s"], s["peak_rss_mb"]))
+        print("%-8s best %.1f images/s, median %.1f images/s, conversion CPU %.2f s (%.0f images per CPU-s); "
+              "process: best wall %.2f s, median CPU %.2f s, peak RSS %.0f MB"
+              % (tool, s["best_images_per_s"], s["median_images_per_s"], s["median_conv_cpu_s"],
+                 a.count / s["median_conv_cpu_s"], s["best_wall_s"], s["median_cpu_s"], s["peak_rss_mb"]))
     print("speedup: best %.2fx, median %.2fx" % (summary["speedup_best"], summary["speedup_median"]))
     print("records / PNG bytes: raw %.2fx, png %.2fx, gzip %.2fx" % (
         summary["raw_bytes"] / png_bytes, storage["png"]["bytes"] / png_bytes, storage["gzip"]["bytes"] / png_bytes))
