@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from training.dataset_format import (HAVE_FAST_CRC, DatasetError, Progress, encode_levels, image_levels,
+from training.dataset_format import (DatasetError, Progress, encode_levels, image_levels,
                                      parallel_map, write_direct)
 
 TRANSFORMS = ("center-crop", "pad", "resize")
@@ -238,7 +238,7 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
         size = spec.get("resolution") or 256
         chunk_size = chunk_size_for(size * size * 4)
     direct = None
-    if (positional and total and func is process_item and HAVE_FAST_CRC and spec.get("size")
+    if (positional and total and func is process_item and spec.get("size")
             and spec.get("encoding", "raw") == "raw" and getattr(writer, "compression", None) == "none"
             and max_images is None and workers != 0):
         shape = (spec["channels"], spec["size"][1], spec["size"][0])
