@@ -1,0 +1,325 @@
+"""Feature networks of the metrics: Inception-v3 pool features (FID), LPIPS-VGG16 (PPL) and the
+CelebA-HQ attribute classifiers (LS), each loaded from a local path or a URL with a download cache
+and a SHA-256 check.
+
+- Inception: the 2015-12-05 Inception-v3 GraphDef (`classify_image_graph_def.pb`, also accepted
+  inside `inception-2015-12-05.tgz`), the graph the reference FID implementation (TTUR) uses. We
+  feed images at its `ExpandDims:0` tensor (float NHWC in [0, 255]; the graph itself resizes to
+  299x299 and rescales to [-1, 1]) and read `pool_3:0` (2048 features). Callers give uint8 NCHW
+  images, like the official `inception_v3_features.pkl`.
+- LPIPS-VGG16: a Keras model (`LPIPSVGG16`) whose weights come from an `.npz` file in the layout
+  documented in `docs/metrics.md` (`metrics/convert_lpips.py` writes it from the official
+  `vgg16_zhang_perceptual.pkl`).
+- LS classifiers: network pickles loaded with `training.misc.load_pkl` (ProGAN `D_paper`).
+"""
+
+import hashlib
+import io
+import os
+import tarfile
+
+import numpy as np
+import tensorflow as tf
+
+import dnnlib
+
+INCEPTION_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
+INCEPTION_MEMBER = "classify_image_graph_def.pb"
+INCEPTION_INPUT = "ExpandDims:0"
+INCEPTION_OUTPUT = "pool_3:0"
+
+# The official StyleGAN URLs of the feature networks (Google Drive; the official code downloads them).
+OFFICIAL_INCEPTION_PKL_URL = "https://drive.google.com/uc?id=1MzTY44rLToO5APn8TZmfR7_ENSe5aZUn"  # inception_v3_features.pkl
+OFFICIAL_LPIPS_PKL_URL = "https://drive.google.com/uc?id=1N2-m9qszOeVC9Tq77WxsLnuWwOedQiD2"  # vgg16_zhang_perceptual.pkl
+
+
+class FeatureNetworkError(Exception):
+    """A feature network that cannot be used: missing, unreadable, wrong checksum, wrong format."""
+
+
+# ----------------------------------------------------------------------------
+# Files: path or URL, download cache, SHA-256.
+
+def default_cache_dir():
+    """$STYLEGAN_CACHE_DIR, else ~/.cache/stylegan_tf."""
+    return os.environ.get("STYLEGAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "stylegan_tf")
+
+
+def sha256_of_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_file_or_url(path_or_url, cache_dir=None, sha256=None, what="file"):
+    """Bytes of a local file or a URL (downloaded once into `<cache_dir>/downloads`).
+
+    With `sha256`, the bytes must hash to it. Without, a downloaded file's hash is recorded next to
+    the cached copy on first download and checked on every later use (a truncated or altered cache
+    entry is detected). Returns (bytes, sha256 hex digest).
+    """
+    if path_or_url is None or path_or_url == "":
+        raise FeatureNetworkError("no %s given" % what)
+    is_url = dnnlib.util.is_url(path_or_url, allow_file_urls=True)
+    if not is_url and not os.path.isfile(path_or_url):
+        raise FeatureNetworkError("%s not found: %s" % (what, path_or_url))
+    record = None
+    if is_url and not path_or_url.startswith("file://"):
+        cache_dir = os.path.join(cache_dir or default_cache_dir(), "downloads")
+        try:
+            with dnnlib.util.open_url(path_or_url, cache_dir=cache_dir, verbose=True) as f:
+                data = f.read()
+        except IOError as e:
+            raise FeatureNetworkError("could not download %s %s: %s" % (what, path_or_url, e)) from None
+        record = os.path.join(cache_dir, hashlib.md5(path_or_url.encode("utf-8")).hexdigest() + ".sha256")
+    else:
+        with dnnlib.util.open_url(path_or_url) as f:
+            data = f.read()
+    digest = sha256_of_bytes(data)
+    expected = sha256
+    if expected is None and record is not None and os.path.isfile(record):
+        with open(record) as f:
+            expected = f.read().strip() or None
+    if expected is not None and digest != expected.lower():
+        raise FeatureNetworkError("%s %s has the wrong checksum: sha256 %s, expected %s"
+                                  % (what, path_or_url, digest, expected.lower()))
+    if record is not None and not os.path.isfile(record):
+        with open(record, "w") as f:
+            f.write(digest + "\n")
+    return data, digest
+
+
+# ----------------------------------------------------------------------------
+# Inception-v3 (2015-12-05 GraphDef).
+
+class InceptionFeatures:
+    """Inception-v3 pool_3 features of uint8 images, from the 2015-12-05 GraphDef.
+
+    `features(images)` takes uint8 (or float in [0, 255]) images [N, 3, H, W] (or NHWC with
+    `nchw=False`) and returns float32 [N, D] (D = 2048 for the real graph). It is a TF2 concrete
+    function and may be called inside `tf.function` and `strategy.run`.
+    """
+
+    def __init__(self, graph_def_bytes, sha256=None, source="<bytes>"):
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            graph_def.ParseFromString(graph_def_bytes)
+        except Exception as e:  # protobuf raises its own DecodeError
+            raise FeatureNetworkError("%s is not a TensorFlow GraphDef (%s)" % (source, e)) from None
+        names = {node.name for node in graph_def.node}
+        for tensor in (INCEPTION_INPUT, INCEPTION_OUTPUT):
+            if tensor.split(":")[0] not in names:
+                raise FeatureNetworkError("%s has no tensor %s: not the Inception-v3 graph" % (source, tensor))
+        self.sha256 = sha256
+        self.source = source
+
+        def _import(x):
+            out, = tf.graph_util.import_graph_def(graph_def, input_map={INCEPTION_INPUT: x},
+                                                  return_elements=[INCEPTION_OUTPUT], name="inception")
+            return out
+
+        spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        try:
+            wrapped = tf.compat.v1.wrap_function(_import, [spec])
+            # Keep only ExpandDims:0 -> pool_3:0 (drops DecodeJpeg and the batch-1 pool_3/_reshape).
+            self._pool = wrapped.prune(feeds=wrapped.inputs[0], fetches=wrapped.outputs[0])
+        except (ValueError, tf.errors.OpError) as e:
+            raise FeatureNetworkError("%s: cannot import the GraphDef (%s)" % (source, e)) from None
+        self.feature_dim = None
+
+    def features(self, images, nchw=True):
+        x = tf.cast(images, tf.float32)
+        if nchw:
+            x = tf.transpose(x, [0, 2, 3, 1])
+        pool = self._pool(x)
+        return tf.reshape(pool, [tf.shape(x)[0], pool.shape[-1] if pool.shape[-1] is not None else -1])
+
+    __call__ = features
+
+
+def load_inception(path_or_url=None, cache_dir=None, sha256=None):
+    """InceptionFeatures from a `.pb` GraphDef or the official `.tgz` (path or URL; default: the official URL)."""
+    path_or_url = path_or_url or INCEPTION_URL
+    data, digest = read_file_or_url(path_or_url, cache_dir=cache_dir, sha256=sha256, what="Inception network")
+    if data[:2] == b"\x1f\x8b":  # gzip: the official tarball
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+                member = next((m for m in tar.getmembers() if os.path.basename(m.name) == INCEPTION_MEMBER), None)
+                if member is None:
+                    raise FeatureNetworkError("%s contains no %s" % (path_or_url, INCEPTION_MEMBER))
+                data = tar.extractfile(member).read()
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise FeatureNetworkError("%s: unreadable tarball (%s)" % (path_or_url, e)) from None
+    return InceptionFeatures(data, sha256=digest, source=str(path_or_url))
+
+
+# ----------------------------------------------------------------------------
+# LPIPS-VGG16.
+
+# VGG16 conv layers (name, in, out) in order; max-pool after the last conv of blocks 1-4.
+VGG16_CONVS = [("conv1_1", 3, 64), ("conv1_2", 64, 64),
+               ("conv2_1", 64, 128), ("conv2_2", 128, 128),
+               ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256),
+               ("conv4_1", 256, 512), ("conv4_2", 512, 512), ("conv4_3", 512, 512),
+               ("conv5_1", 512, 512), ("conv5_2", 512, 512), ("conv5_3", 512, 512)]
+LPIPS_TAPS = ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3")  # relu outputs compared by LPIPS
+LPIPS_CHANNELS = (64, 128, 256, 512, 512)
+# LPIPS input normalisation (Zhang et al.'s ScalingLayer), applied to images in [-1, 1].
+LPIPS_SHIFT = (-0.030, -0.088, -0.188)
+LPIPS_SCALE = (0.458, 0.448, 0.450)
+
+
+def lpips_weight_shapes(widths=None):
+    """{key: shape} of an LPIPS-VGG16 weights file; `widths` scales the channel counts (tests)."""
+    shapes = {}
+    prev = 3
+    for name, _cin, cout in VGG16_CONVS:
+        cout_w = cout if widths is None else max(1, int(round(cout * widths)))
+        shapes[name + "/weight"] = (3, 3, prev, cout_w)
+        shapes[name + "/bias"] = (cout_w,)
+        prev = cout_w
+    for i, name in enumerate(LPIPS_TAPS):
+        shapes["lin%d/weight" % i] = (shapes[name + "/bias"][0],)
+    return shapes
+
+
+class LPIPSVGG16:
+    """LPIPS distance (Zhang et al. 2018, VGG16 variant, 'lin' weights) as a Keras model.
+
+    `distance(img0, img1)` takes float NCHW images in [0, 255] (as the official
+    `vgg16_zhang_perceptual.pkl` does) and returns float32 [N]. Weights: {key: array} in the
+    layout of `lpips_weight_shapes()` (conv weights [3, 3, in, out], biases [out], lin weights [C]).
+    """
+
+    def __init__(self, weights, source="<weights>"):
+        import keras
+        keys = set(lpips_weight_shapes())
+        missing = sorted(k for k in keys if k not in weights)
+        if missing:
+            raise FeatureNetworkError("%s: not an LPIPS-VGG16 weights file (missing %s)" % (source, ", ".join(missing[:4])))
+        self.source = source
+        inp = keras.Input([None, None, 3])
+        x = inp
+        taps = []
+        prev = 3
+        for idx, (name, _cin, _cout) in enumerate(VGG16_CONVS):
+            w = np.asarray(weights[name + "/weight"], np.float32)
+            b = np.asarray(weights[name + "/bias"], np.float32)
+            if w.ndim != 4 or w.shape[:3] != (3, 3, prev) or b.shape != (w.shape[3],):
+                raise FeatureNetworkError("%s: %s has shape %s / %s" % (source, name, w.shape, b.shape))
+            prev = w.shape[3]
+            layer = keras.layers.Conv2D(w.shape[3], 3, padding="same", activation="relu", name=name)
+            x = layer(x)
+            layer.set_weights([w, b])
+            if name in LPIPS_TAPS:
+                taps.append(x)
+                if name != "conv5_3":
+                    x = keras.layers.MaxPooling2D(2, 2, name="pool%d" % len(taps))(x)
+        self.features = keras.Model(inp, taps, name="lpips_vgg16")
+        self.lin = []
+        for i, tap in enumerate(taps):
+            w = np.asarray(weights["lin%d/weight" % i], np.float32).reshape(-1)
+            if w.shape[0] != tap.shape[-1]:
+                raise FeatureNetworkError("%s: lin%d/weight has %d entries, expected %d" % (source, i, w.shape[0], tap.shape[-1]))
+            self.lin.append(tf.constant(w))
+        self.shift = tf.constant(np.asarray(weights.get("shift", LPIPS_SHIFT), np.float32))
+        self.scale = tf.constant(np.asarray(weights.get("scale", LPIPS_SCALE), np.float32))
+
+    def _prep(self, images):
+        x = tf.transpose(tf.cast(images, tf.float32), [0, 2, 3, 1]) * (2.0 / 255.0) - 1.0
+        return (x - self.shift) / self.scale
+
+    def distance(self, img0, img1):
+        n = tf.shape(img0)[0]
+        feats = self.features(self._prep(tf.concat([img0, img1], axis=0)))
+        total = 0.0
+        for f, w in zip(feats, self.lin):
+            f = f / (tf.sqrt(tf.reduce_sum(tf.square(f), axis=-1, keepdims=True)) + 1e-10)
+            diff = tf.square(f[:n] - f[n:])
+            total += tf.reduce_mean(tf.reduce_sum(diff * w, axis=-1), axis=[1, 2])
+        return total
+
+    __call__ = distance
+
+
+def save_lpips_weights(weights, path):
+    """Write an LPIPS-VGG16 weights file (`.npz`), atomically."""
+    import tempfile
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **{k: np.asarray(v, np.float32) for k, v in weights.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_lpips(path_or_url, cache_dir=None, sha256=None):
+    """LPIPSVGG16 from an `.npz` weights file (path or URL)."""
+    data, digest = read_file_or_url(path_or_url, cache_dir=cache_dir, sha256=sha256, what="LPIPS weights")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            weights = {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError) as e:
+        raise FeatureNetworkError("%s: not an .npz LPIPS weights file (%s); convert the official pickle with "
+                                  "python -m metrics.convert_lpips" % (path_or_url, e)) from None
+    net = LPIPSVGG16(weights, source=str(path_or_url))
+    net.sha256 = digest
+    return net
+
+
+# ----------------------------------------------------------------------------
+# LS attribute classifiers.
+
+CELEBAHQ_ATTRIBUTES = [
+    "male", "smiling", "attractive", "wavy-hair", "young", "5-o-clock-shadow", "arched-eyebrows",
+    "bags-under-eyes", "bald", "bangs", "big-lips", "big-nose", "black-hair", "blond-hair", "blurry",
+    "brown-hair", "bushy-eyebrows", "chubby", "double-chin", "eyeglasses", "goatee", "gray-hair",
+    "heavy-makeup", "high-cheekbones", "mouth-slightly-open", "mustache", "narrow-eyes", "no-beard",
+    "oval-face", "pale-skin", "pointy-nose", "receding-hairline", "rosy-cheeks", "sideburns",
+    "straight-hair", "wearing-earrings", "wearing-hat", "wearing-lipstick", "wearing-necklace",
+    "wearing-necktie"]
+
+
+def classifier_file_name(idx):
+    """Official file name of attribute classifier `idx`: celebahq-classifier-00-male.pkl, ..."""
+    return "celebahq-classifier-%02d-%s.pkl" % (idx, CELEBAHQ_ATTRIBUTES[idx])
+
+
+def load_classifier(path_or_url, cache_dir=None, sha256=None):
+    """An attribute classifier network (a pickled `tflib.Network`, e.g. ProGAN `D_paper`)."""
+    import pickle
+    from training import misc
+    data, digest = read_file_or_url(path_or_url, cache_dir=cache_dir, sha256=sha256, what="LS classifier")
+    try:
+        net = misc.load_pkl_from_file(io.BytesIO(data), source=str(path_or_url))
+    except (pickle.UnpicklingError, ValueError) as e:
+        raise FeatureNetworkError(str(e)) from None
+    if isinstance(net, (tuple, list)):
+        net = net[-1]
+    net.sha256 = digest
+    return net
+
+
+def resolve_classifiers(spec, attrib_indices):
+    """Paths/URLs of the classifiers: `spec` is a directory (holding the official file names), a
+    comma-separated list (one per attribute index), or a format string with `%d` / `{idx}`."""
+    if spec is None:
+        raise FeatureNetworkError("LS needs the attribute classifiers: give --ls_classifiers (a directory "
+                                  "with celebahq-classifier-NN-<name>.pkl files, or a comma list)")
+    attrib_indices = list(attrib_indices)
+    if isinstance(spec, (list, tuple)):
+        items = list(spec)
+    elif "," in spec:
+        items = [s.strip() for s in spec.split(",")]
+    elif "%" in spec or "{idx" in spec:
+        return [spec % idx if "%" in spec else spec.format(idx=idx) for idx in attrib_indices]
+    else:
+        return [os.path.join(spec, classifier_file_name(idx)) if not dnnlib.util.is_url(spec)
+                else spec.rstrip("/") + "/" + classifier_file_name(idx) for idx in attrib_indices]
+    if len(items) == len(attrib_indices):
+        return items
+    if len(items) == 40:
+        return [items[idx] for idx in attrib_indices]
+    raise FeatureNetworkError("--ls_classifiers lists %d files for %d attributes" % (len(items), len(attrib_indices)))

@@ -1,0 +1,284 @@
+"""Unit tests of the metrics: FID formula, slerp, PPL scaling and filtering, LS entropies, feature
+networks loaded from stand-in files in the real formats, result lines and caching."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from metrics import feature_nets, metric_base, standins
+from metrics.frechet_inception_distance import feature_statistics, frechet_distance
+from metrics.linear_separability import (attribute_conditional_entropy, conditional_entropy, entropy,
+                                         joint_table, mutual_information, separability_scores)
+from metrics.perceptual_path_length import (crop_and_resize_for_lpips, filter_and_mean, path_length_distances,
+                                            slerp)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("metrics")
+    standins.make_inception_graphdef(str(d / "inception.pb"))
+    standins.make_lpips_weights(str(d / "lpips.npz"))
+    standins.make_classifier_pkl(str(d / "clf.pkl"), resolution=32)
+    Gs = standins.make_generator_pkl(str(d / "net.pkl"), resolution=32)
+    from training.dataset_demo import make_demo_dataset
+    make_demo_dataset(str(d / "digits"), resolution=32)
+    return dict(dir=d, Gs=Gs, inception=str(d / "inception.pb"), lpips=str(d / "lpips.npz"),
+                clf=str(d / "clf.pkl"), pkl=str(d / "net.pkl"), dataset=str(d / "digits"))
+
+
+# --- FID -----------------------------------------------------------------------------------
+
+def test_fid_of_a_set_against_itself_is_zero():
+    feats = np.random.RandomState(0).randn(500, 16).astype(np.float32) @ np.random.RandomState(1).randn(16, 16)
+    mu, sigma = feature_statistics(feats)
+    assert abs(frechet_distance(mu, sigma, mu, sigma)) < 1e-6 * np.trace(sigma)
+
+
+def test_fid_of_two_gaussians_matches_closed_form():
+    rnd = np.random.RandomState(0)
+    q, _ = np.linalg.qr(rnd.randn(8, 8))
+    a, b = rnd.uniform(0.5, 2, 8), rnd.uniform(0.5, 2, 8)
+    s1, s2 = q @ np.diag(a) @ q.T, q @ np.diag(b) @ q.T  # commuting: sqrtm(S1 S2) = Q sqrt(ab) Q^T
+    mu1, mu2 = rnd.randn(8), rnd.randn(8)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum(a + b - 2 * np.sqrt(a * b))
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
+    # General (non-commuting) case against the trace formula with an eigen-decomposition.
+    c1, c2 = np.cov(rnd.randn(8, 50)), np.cov(rnd.randn(8, 50) * 2)
+    w = np.linalg.eigvals(c1 @ c2)
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(c1 + c2) - 2 * np.sum(np.sqrt(w.real.clip(0)))
+    assert frechet_distance(mu1, c1, mu2, c2) == pytest.approx(expected, rel=1e-6)
+
+
+# --- PPL -----------------------------------------------------------------------------------
+
+def test_slerp_unit_norm_and_endpoints():
+    rnd = np.random.RandomState(0)
+    a = tf.constant(rnd.randn(5, 32).astype(np.float32))
+    b = tf.constant(rnd.randn(5, 32).astype(np.float32))
+    na, nb = a / tf.norm(a, axis=1, keepdims=True), b / tf.norm(b, axis=1, keepdims=True)
+    for t in [0.0, 0.3, 0.5, 1.0]:
+        out = slerp(a, b, tf.fill([5, 1], t))
+        np.testing.assert_allclose(tf.norm(out, axis=1).numpy(), 1.0, atol=1e-5)
+    np.testing.assert_allclose(slerp(a, b, tf.zeros([5, 1])).numpy(), na.numpy(), atol=1e-5)
+    np.testing.assert_allclose(slerp(a, b, tf.ones([5, 1])).numpy(), nb.numpy(), atol=1e-4)
+    # The midpoint makes equal angles with both ends.
+    mid = slerp(a, b, tf.fill([5, 1], 0.5))
+    np.testing.assert_allclose(tf.reduce_sum(mid * na, 1).numpy(), tf.reduce_sum(mid * nb, 1).numpy(), atol=1e-5)
+
+
+def test_ppl_percentile_filtering():
+    # 1000 distinct values, the 5 smallest and 5 largest extreme. Sorted positions of the 1st / 99th
+    # percentiles: 0.01 * 999 = 9.99 -> 'lower' -> index 9; 0.99 * 999 = 989.01 -> 'higher' -> 990.
+    d = np.arange(1000, dtype=np.float64)
+    d[:5] -= 1e6
+    d[-5:] += 1e6
+    np.random.RandomState(0).shuffle(d)
+    assert filter_and_mean(d) == pytest.approx(np.mean(np.arange(9, 991)))
+    # With 100 samples the 1st/99th percentiles are the extremes themselves: nothing is dropped.
+    e = np.concatenate([np.arange(1, 99, dtype=np.float64), [1e6, -1e6]])
+    assert filter_and_mean(e) == pytest.approx(np.mean(e))
+
+
+def test_ppl_epsilon_scaling_on_a_standin_distance(files):
+    Gs = files["Gs"]
+    rnd = np.random.RandomState(0)
+    lat = tf.constant(rnd.randn(8, Gs.input_shape[1]).astype(np.float32))
+    t = tf.constant(rnd.uniform(0, 1, 4).astype(np.float32))
+    sq = lambda x, y: tf.reduce_sum(tf.square(x - y), axis=[1, 2, 3])  # a smooth stand-in distance
+    for space in ["z", "w"]:
+        d1 = path_length_distances(Gs, sq, lat, t, 1e-3, space).numpy()
+        d2 = path_length_distances(Gs, sq, lat, t, 1e-4, space).numpy()
+        assert np.all(d1 > 0)
+        np.testing.assert_allclose(d1, d2, rtol=0.1)  # d ~ eps^2 |dG/dt|^2, divided by eps^2
+        const = lambda x, y: tf.fill([tf.shape(x)[0]], 3.0)
+        np.testing.assert_allclose(path_length_distances(Gs, const, lat, t, 1e-4, space).numpy(), 3e8, rtol=1e-6)
+
+
+def test_ppl_crop_and_downsample():
+    x = tf.zeros([2, 3, 1024, 1024])
+    assert crop_and_resize_for_lpips(x).shape == (2, 3, 256, 256)  # crop 512 -> box-downsample x2
+    y = crop_and_resize_for_lpips(tf.fill([1, 3, 64, 64], -1.0))
+    assert y.shape == (1, 3, 32, 32) and float(tf.reduce_max(y)) == 0.0
+
+
+# --- LS ------------------------------------------------------------------------------------
+
+def test_conditional_entropy_by_hand():
+    p = [[0.4, 0.1], [0.1, 0.4]]
+    h = -(0.8 * np.log2(0.8) + 0.2 * np.log2(0.2))  # H(Y|X=x) for both rows, p(x) = 0.5 each
+    assert conditional_entropy(p) == pytest.approx(h, abs=1e-6)
+    assert entropy([[0.25, 0.25], [0.25, 0.25]]) == pytest.approx(2.0)
+    assert mutual_information([[0.5, 0.0], [0.0, 0.5]]) == pytest.approx(1.0)
+    assert conditional_entropy([[0.5, 0.0], [0.0, 0.5]]) == 0.0       # perfect prediction
+    assert conditional_entropy([[0.25, 0.25], [0.25, 0.25]]) == pytest.approx(1.0)  # independent
+    assert conditional_entropy([[1.0, 0.0], [0.0, 0.0]]) == 0.0       # all one class
+    assert joint_table([0, 0, 1, 1], [0, 1, 1, 1]) == [[0.25, 0.25], [0.0, 0.5]]
+
+
+def test_ls_degenerate_single_class_and_score():
+    rnd = np.random.RandomState(0)
+    z = rnd.randn(40, 6)
+    preds = np.tile([[0.9, 0.1]], (40, 1))  # every sample class 0: the SVM cannot fit -> perfect
+    assert attribute_conditional_entropy(z, preds, 20) == 0.0
+    # A linearly separable attribute: H = 0; a random one: H > 0. Score = 2 ** sum(H).
+    sep = np.stack([1 / (1 + np.exp(-5 * z[:, 0])), 1 - 1 / (1 + np.exp(-5 * z[:, 0]))], 1)
+    rand = rnd.dirichlet([1, 1], size=40)
+    results = {"latents": z, "dlatents": z, 0: sep, 1: preds, 2: rand}
+    scores = separability_scores(results, [0, 1, 2], 40, 20)
+    h_rand = attribute_conditional_entropy(z, rand, 20)
+    assert attribute_conditional_entropy(z, sep, 20) == 0.0
+    assert scores["latents"] == pytest.approx(2 ** h_rand)
+
+
+# --- Feature networks from stand-in files in the real formats -------------------------------
+
+def test_inception_graphdef_loading(files, tmp_path):
+    inc = feature_nets.load_inception(files["inception"])
+    x = np.random.RandomState(0).randint(0, 256, [3, 3, 32, 32]).astype(np.uint8)
+    f = inc.features(x).numpy()
+    assert f.shape == (3, 64) and np.isfinite(f).all()
+    # Same inside tf.function (batch known statically) and with a different image size.
+    f2 = tf.function(lambda im: inc.features(im))(tf.constant(x)).numpy()
+    np.testing.assert_allclose(f, f2, rtol=1e-5, atol=1e-6)
+    assert inc.features(np.zeros([2, 3, 64, 64], np.uint8)).shape == (2, 64)
+    # The official tarball layout is accepted too.
+    import tarfile
+    tgz = tmp_path / "inception-2015-12-05.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(files["inception"], arcname="classify_image_graph_def.pb")
+    np.testing.assert_allclose(feature_nets.load_inception(str(tgz)).features(x).numpy(), f, rtol=1e-6)
+
+
+def test_feature_network_errors(files, tmp_path):
+    bad = tmp_path / "bad.pb"
+    bad.write_bytes(b"\x00not a graph")
+    with pytest.raises(feature_nets.FeatureNetworkError):
+        feature_nets.load_inception(str(bad))
+    with pytest.raises(feature_nets.FeatureNetworkError, match="wrong checksum"):
+        feature_nets.load_inception(files["inception"], sha256="0" * 64)
+    digest = feature_nets.sha256_of_bytes(open(files["inception"], "rb").read())
+    assert feature_nets.load_inception(files["inception"], sha256=digest).sha256 == digest
+    with pytest.raises(feature_nets.FeatureNetworkError, match="not found"):
+        feature_nets.load_lpips(str(tmp_path / "missing.npz"))
+    np.savez(tmp_path / "partial.npz", x=np.zeros(3))
+    with pytest.raises(feature_nets.FeatureNetworkError, match="missing"):
+        feature_nets.load_lpips(str(tmp_path / "partial.npz"))
+
+
+def test_lpips_distance_properties(files):
+    lp = feature_nets.load_lpips(files["lpips"])
+    rnd = np.random.RandomState(0)
+    a = tf.constant(rnd.uniform(0, 255, [3, 3, 32, 32]).astype(np.float32))
+    b = tf.constant(rnd.uniform(0, 255, [3, 3, 32, 32]).astype(np.float32))
+    np.testing.assert_allclose(lp.distance(a, a).numpy(), 0.0, atol=1e-6)
+    dab, dba = lp.distance(a, b).numpy(), lp.distance(b, a).numpy()
+    assert dab.shape == (3,) and np.all(dab > 0)
+    np.testing.assert_allclose(dab, dba, rtol=1e-5)
+
+
+def test_lpips_converter_from_tf1_style_pickle(tmp_path):
+    """convert_lpips maps a TF1 network pickle's variables (by order and shape) to our .npz."""
+    import pickle
+    from metrics import convert_lpips
+    weights = standins.make_lpips_weights(str(tmp_path / "ref.npz"), widths=1.0 / 16)
+    # A pickle in the official state layout whose build function is not one of ours.
+    variables = []
+    for name, _, _ in feature_nets.VGG16_CONVS:
+        variables += [("vgg/%s/weight" % name, weights[name + "/weight"]), ("vgg/%s/bias" % name, weights[name + "/bias"])]
+    variables += [("lin%d/weight" % i, weights["lin%d/weight" % i].reshape(1, 1, -1, 1)) for i in range(5)]
+
+    state = dict(version=3, name="vgg16_perceptual_distance", static_kwargs={}, components={},
+                 build_module_src="raise SystemExit", build_func_name="lpips_network", variables=variables)
+
+    class Network:  # pickles like dnnlib.tflib.network.Network (NEWOBJ + BUILD with the state dict)
+        def __getstate__(self):
+            return state
+    Network.__module__, Network.__qualname__ = "dnnlib.tflib.network", "Network"
+    import sys
+    import types
+    fake = types.ModuleType("dnnlib.tflib.network")
+    fake.Network = Network
+    saved = sys.modules.get("dnnlib.tflib.network")
+    sys.modules["dnnlib.tflib.network"] = fake
+    try:
+        data = pickle.dumps(Network(), protocol=4)
+    finally:
+        sys.modules["dnnlib.tflib.network"] = saved
+    assert b"SystemExit" in data
+    src = tmp_path / "vgg16_zhang_perceptual.pkl"
+    src.write_bytes(data)
+    dst = tmp_path / "lpips.npz"
+    convert_lpips.convert(str(src), str(dst))
+    with np.load(dst) as z:
+        for key, value in weights.items():
+            np.testing.assert_array_equal(z[key], value.reshape(z[key].shape))
+    feature_nets.load_lpips(str(dst))
+
+
+def test_classifier_pickle_is_progan_d_paper(files):
+    clf = feature_nets.load_classifier(files["clf"])
+    assert clf._build_func_name == "D_paper" and clf.static_kwargs["mbstd_group_size"] == 0
+    out = clf.get_output_for(tf.zeros([2, 3, 32, 32]), None)
+    assert tuple(out.shape) == (2, 1)
+    paths = feature_nets.resolve_classifiers("/c", [0, 39])
+    assert paths == ["/c/celebahq-classifier-00-male.pkl", "/c/celebahq-classifier-39-wearing-necktie.pkl"]
+
+
+# --- MetricBase: result line, result file, cache, config of a run --------------------------
+
+RESULT_RE = re.compile(r"^(?P<net>.{30}) time (?P<time>.{12})( (?P<metric>\S+) (?P<value>[-0-9.e+]+\s*))+$")
+
+
+def test_result_string_format():
+    m = metric_base.DummyMetric(name="dummy")
+    m._network_pkl = "/x/network-snapshot-012345-with-a-very-long-name.pkl"
+    m._eval_time = 3725.0
+    m._report_result(4.41591234)
+    m._report_result(1.5, suffix="_w", fmt="%-10.4f")
+    s = m.get_result_str()
+    assert s[:30] == "%-30s" % "...2345-with-a-very-long-name"  # "..." + the last 26 characters
+    assert s[30:48] == " time 1h 02m 05s  "
+    assert s[48:] == " dummy 4.4159     dummy_w 1.5000    "
+    assert RESULT_RE.match(s)
+
+
+def test_metric_group_run_dir_config_cache_and_result_file(files, tmp_path):
+    run_dir = tmp_path / "00003-sgan-digits-1gpu"
+    run_dir.mkdir()
+    (run_dir / "config.txt").write_text(
+        "{   'G_args': {'func_name': 'training.networks_stylegan.G_style'},\n"
+        "    'dataset': {'tfrecord_dir': %r, 'resolution': 32},\n"
+        "    'train': {'mirror_augment': True, 'total_kimg': 25000}}\n" % files["dataset"])
+    args = [dict(metric_base.fid1k, name="fid_test", num_images=64)]
+    common = dict(inception=files["inception"], cache_dir=str(tmp_path / "cache"), seed=5, progress=False)
+    group = metric_base.MetricGroup(args, **common)
+    group.run(files["pkl"], run_dir=str(run_dir))
+    v1 = group.get_results()["fid_test"]
+    cached = os.listdir(tmp_path / "cache")
+    assert len(cached) == 1 and cached[0].endswith("-fid_test-digits.pkl")
+    group2 = metric_base.MetricGroup(args, **common)
+    group2.run(files["pkl"], run_dir=str(run_dir))  # statistics of the reals from the cache
+    assert group2.get_results()["fid_test"] == pytest.approx(v1, rel=1e-6)
+    lines = (run_dir / "metric-fid_test.txt").read_text().splitlines()
+    assert len(lines) == 2 and all(RESULT_RE.match(l) and l.startswith("net   ") for l in lines)
+    assert v1 > 0
+
+
+def test_run_locator(tmp_path):
+    from metrics import run_locator
+    run = tmp_path / "00012-sgan-ffhq-1gpu"
+    run.mkdir()
+    for kimg in [0, 140, 280]:
+        (run / ("network-snapshot-%06d.pkl" % kimg)).write_bytes(b"")
+    assert run_locator.locate_run_dir(12, str(tmp_path)) == str(run)
+    assert run_locator.locate_network_pkl(str(run)).endswith("network-snapshot-000280.pkl")
+    assert run_locator.locate_network_pkl(str(run), 140).endswith("network-snapshot-000140.pkl")
+    (run / "config.json").write_text('{"dataset": {"tfrecord_dir": "ffhq", "max_labels": "all"}, '
+                                     '"train": {"mirror_augment": true}}')
+    cfg = run_locator.parse_config_for_previous_run(str(run))
+    assert cfg["dataset"] == {"tfrecord_dir": "ffhq", "max_label_size": "full"} and cfg["train"]["mirror_augment"]
+    with pytest.raises(IOError):
+        run_locator.locate_run_dir(99, str(tmp_path))
