@@ -127,27 +127,43 @@ def _shift_tables(nbytes: int) -> np.ndarray:
     return tables
 
 
+_LANE_BYTES = 32  # bytes per lane and step block; lane spans are 32 * 2**j, so merge tables are shared
+
+
+def _slice4_tables():
+    t = np.zeros((4, 256), np.uint32)
+    t[0] = _TABLE
+    for k in range(1, 4):
+        t[k] = (t[k - 1] >> 8) ^ _TABLE[t[k - 1] & 0xFF]
+    return t
+
+
+_T4 = _slice4_tables()
+
+
 def crc32c_numpy(data) -> int:
     """CRC-32C in NumPy, without compiled extensions (~1 ms per 200 KB).
 
-    The data is cut into M equal lanes processed side by side (zero bytes prepended to even the
-    lanes: they do not change a CRC whose register starts at 0); lane CRCs are merged pairwise with
-    'shift by n zero bytes' tables; the standard initial/final inversion is applied at the end.
+    The data is cut into equal 32-byte lanes processed side by side, 4 bytes per step
+    (slicing-by-4 tables); zero bytes prepended to even the lanes do not change a CRC whose
+    register starts at 0. Lane CRCs are merged pairwise with 'shift by n zero bytes' tables, and
+    the standard initial/final inversion is applied at the end.
     """
     buf = np.frombuffer(bytes(data) if not isinstance(data, (bytes, bytearray)) else data, np.uint8)
     n = buf.size
-    if n < 2048:
+    if n < 1024:
         raw = _crc_bytewise(0, buf.tobytes())
     else:
-        lanes = 1 << min(13, max(4, (n // 16).bit_length() - 1))
-        steps = -(-n // lanes)
-        padded = np.zeros(lanes * steps, np.uint8)
-        padded[lanes * steps - n:] = buf
-        cols = np.ascontiguousarray(padded.reshape(lanes, steps).T)
+        lanes = 1 << (-(-n // _LANE_BYTES) - 1).bit_length()
+        padded = np.zeros(lanes * _LANE_BYTES, np.uint8)
+        padded[padded.size - n:] = buf
+        words = np.ascontiguousarray(padded.view("<u4").reshape(lanes, _LANE_BYTES // 4).T)
+        t0, t1, t2, t3 = _T4
         state = np.zeros(lanes, np.uint32)
-        for j in range(steps):
-            state = _TABLE[(state ^ cols[j]) & 0xFF] ^ (state >> 8)
-        span = steps
+        for w in words:
+            state ^= w
+            state = t3[state & 0xFF] ^ t2[(state >> 8) & 0xFF] ^ t1[(state >> 16) & 0xFF] ^ t0[state >> 24]
+        span = _LANE_BYTES
         while state.size > 1:
             t = _shift_tables(span)
             a, b = state[0::2], state[1::2]
