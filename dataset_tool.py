@@ -498,10 +498,11 @@ def create_from_tfds(tfrecord_dir, name, data_dir=None, split="train", resolutio
         spec = _spec(opts, transform=transform, resolution=resolution, size=(resolution, resolution),
                      channels=channels, first=first[0])
     with _writer(tfrecord_dir, total, opts) as tfr:
-        convert(tfr, itertools.chain([first], items), process_item, spec, total=total,
-                workers=_workers(opts), skip_bad=bool(skip_bad), progress=not opts.get("quiet"))
+        skipped = set(convert(tfr, itertools.chain([first], items), process_item, spec, total=total,
+                              workers=_workers(opts), skip_bad=bool(skip_bad), progress=not opts.get("quiet")))
         if num_classes is not None:
-            tfr.add_labels(_onehot(labels, num_classes, name))
+            kept = [lab for i, lab in enumerate(labels) if i not in skipped]
+            tfr.add_labels(_onehot(kept, num_classes, name))
 
 
 def create_demo(tfrecord_dir, resolution=32, channels=3, **opts):

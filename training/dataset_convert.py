@@ -227,7 +227,7 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
             positional: bool = True):
     """Runs func(item, spec) over items in worker processes and adds the results to `writer` in order.
 
-    Returns the list of skipped bad inputs. Raises DatasetError on the first bad input unless
+    Returns the positions (in `items`) of the inputs that were skipped. Raises DatasetError on the first bad input unless
     skip_bad, and on any input that does not fit the dataset. Stops once `max_images` are written.
 
     When every record has a known fixed size (raw, uncompressed, a known image size, a known
@@ -250,6 +250,7 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
     slot = 0
     bar = Progress(total, enabled=progress)
     bad = []
+    skipped = []
     notice_counts = {}
     done = 0
     ok = False
@@ -273,10 +274,13 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
                 if not skip_bad:
                     raise DatasetError(result[1] + " (pass --skip_bad 1 to skip such files)")
                 bad.append(result[1])
+                skipped.append(slot)
                 if len(bad) <= bad_limit_report:
                     print("Skipping bad input: %s" % result[1], flush=True)
             elif kind == "error":
                 raise DatasetError(result[1])
+            else:  # 'skip': left out by design
+                skipped.append(slot)
             done += 1
             slot += 1
             bar.update(done)
@@ -294,7 +298,7 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
     if bad:
         print("Skipped %d bad input(s)%s" % (len(bad), "" if len(bad) <= bad_limit_report else
                                                " (first %d listed above)" % bad_limit_report))
-    return bad
+    return skipped
 
 
 def default_workers() -> int:
