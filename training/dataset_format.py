@@ -34,7 +34,6 @@ import signal
 import struct
 import sys
 import time
-import zlib
 
 import numpy as np
 
