@@ -25,7 +25,7 @@ import numpy as np
 __all__ = [
     "load_networks", "load_generator", "num_layers", "resolution", "latents_from_seeds", "map_latents",
     "dlatent_avg", "truncate", "mix_styles", "style_ranges", "noise_shapes", "get_noise", "random_noise",
-    "noise_vars", "override_noise", "synthesize", "generate", "to_uint8",
+    "noise_vars", "override_noise", "synthesize", "generate", "to_uint8", "to_pil", "save_image", "Progress",
 ]
 
 # ----------------------------------------------------------------------------
@@ -308,3 +308,40 @@ class Progress:
 
     def advance(self, count=1):
         self.update(self.done + count)
+
+
+# ----------------------------------------------------------------------------
+# Images.
+
+
+def to_pil(image):
+    """A uint8 HWC image (C = 1 or 3) or a PIL image as a PIL image."""
+    import PIL.Image
+    if isinstance(image, PIL.Image.Image):
+        return image
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    return PIL.Image.fromarray(image, "RGB" if image.ndim == 3 else "L")
+
+
+def save_image(image, path):
+    """Save a PIL image or uint8 HWC array as PNG (JPEG for .jpg/.jpeg) atomically: a temp file in the same
+    directory, renamed over `path` once complete."""
+    import os
+    import tempfile
+    img = to_pil(image)
+    fmt = "JPEG" if path.lower().endswith((".jpg", ".jpeg")) else "PNG"
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format=fmt)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,510 @@
+"""Figures of the StyleGAN paper (Karras et al. 2019) from any StyleGAN generator pickle.
+
+    python generate_figures.py all                         # every figure from NVIDIA's pickles (downloaded once)
+    python generate_figures.py fig3 --network my.pkl --src_seeds 1-5 --dst_seeds 10-15
+    python generate_figures.py fig8 --network my.pkl --seeds 91,388 --psis 1,0.7,0,-0.7
+
+Figures: fig2 / fig10 / fig11 / fig12 (uncurated multi-resolution grids in the FFHQ, bedrooms, cars and
+cats layouts), fig3 (style mixing), fig4 (noise detail), fig5 (noise on all / no / fine / coarse layers),
+fig8 (truncation sweep). Layouts and crops are defined at the official resolutions and scaled to the
+resolution of the given generator. `python generate_figures.py FIGURE --help` lists each figure's flags.
+See docs/figures.md.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+# NVIDIA's pickles (Google Drive; see docs/figures.md if a download is refused).
+OFFICIAL_URLS = {
+    "ffhq": "https://drive.google.com/uc?id=1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ",      # karras2019stylegan-ffhq-1024x1024.pkl
+    "celebahq": "https://drive.google.com/uc?id=1MGqJl28pN4t7SAtSrPdSRJSQJqahkzUf",  # ...-celebahq-1024x1024.pkl
+    "bedrooms": "https://drive.google.com/uc?id=1MOSKeGF0FJcivpBI7s63V9YHloUTORiF",  # ...-bedrooms-256x256.pkl
+    "cars": "https://drive.google.com/uc?id=1MJ6iCfNtMIRicihwRorsM3b7mmtmK9c3",      # ...-cars-512x384.pkl
+    "cats": "https://drive.google.com/uc?id=1MQywl0FNt6lHu8E_EUqnRbviagS7fbiJ",      # ...-cats-256x256.pkl
+}
+
+# Uncurated grids: crop (x, y, w, h) at the layout's own resolution, number of rows of full-size images,
+# one column per lod (a column at lod l holds rows * 2**l images shrunk by 2**l), default latent seed.
+LAYOUTS = {
+    "ffhq": dict(resolution=1024, crop=(0, 0, 1024, 1024), rows=3, lods=(0, 1, 2, 2, 3, 3), seed=5),
+    "bedrooms": dict(resolution=256, crop=(0, 0, 256, 256), rows=5, lods=(0, 0, 1, 1, 2, 2, 2), seed=0),
+    "cars": dict(resolution=512, crop=(0, 64, 512, 384), rows=4, lods=(0, 1, 2, 2, 3, 3), seed=2),
+    "cats": dict(resolution=256, crop=(0, 0, 256, 256), rows=5, lods=(0, 0, 1, 1, 2, 2, 2), seed=1),
+}
+UNCURATED = {"fig2": ("figure02-uncurated-ffhq.png", "ffhq"), "fig10": ("figure10-uncurated-bedrooms.png", "bedrooms"),
+             "fig11": ("figure11-uncurated-cars.png", "cars"), "fig12": ("figure12-uncurated-cats.png", "cats")}
+FILENAMES = dict({k: v[0] for k, v in UNCURATED.items()}, fig3="figure03-style-mixing.png",
+                 fig4="figure04-noise-detail.png", fig5="figure05-noise-components.png",
+                 fig8="figure08-truncation-trick.png")
+FIGURE_ORDER = ["fig2", "fig3", "fig4", "fig5", "fig8", "fig10", "fig11", "fig12"]
+
+PSI_RANGE = (-2.0, 2.0)
+STYLE_ROW_PATTERN = ["coarse"] * 3 + ["middle"] * 2 + ["fine"]   # rows of the paper's figure 3
+NOISE_DETAIL_CROP = (650, 180, 256, 256)                        # at 1024x1024: (x, y, w, h)
+
+
+# ----------------------------------------------------------------------------
+# Command-line helpers (shared with pretrained_example.py and export_savedmodel.py).
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with errors on a single line: 'prog: error: message'."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
+
+
+def fail(prog, message):
+    """Print a one-line error and exit with status 2."""
+    sys.stderr.write("%s: error: %s\n" % (prog, message))
+    sys.exit(2)
+
+
+def parse_seeds(text):
+    """'1,2,10-12' -> [1, 2, 10, 11, 12] (argparse type)."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = part.split("-", 1)
+                lo, hi = int(lo), int(hi)
+                if hi < lo:
+                    raise ValueError("empty range %s" % part)
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError("cannot parse seed list %r (expected e.g. 1,2,10-12)" % text)
+    bad = [s for s in seeds if not 0 <= s < 2 ** 32]
+    if bad:
+        raise argparse.ArgumentTypeError("seed %d out of range [0, 2^32)" % bad[0])
+    if not seeds:
+        raise argparse.ArgumentTypeError("empty seed list")
+    return seeds
+
+
+def parse_seed(text):
+    """A single seed (argparse type)."""
+    seeds = parse_seeds(text)
+    if len(seeds) != 1:
+        raise argparse.ArgumentTypeError("expected one seed, got %r" % text)
+    return seeds[0]
+
+
+def parse_psi(text):
+    """A truncation psi in the sane range (argparse type)."""
+    try:
+        psi = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("cannot parse psi %r" % text)
+    if not (PSI_RANGE[0] <= psi <= PSI_RANGE[1]):
+        raise argparse.ArgumentTypeError("psi %s is outside the sane range [%g, %g]" % (text, *PSI_RANGE))
+    return psi
+
+
+def parse_psis(text):
+    return [parse_psi(part) for part in text.split(",")]
+
+
+def parse_ints(text):
+    try:
+        return [int(part) for part in text.split(",") if part.strip() != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError("cannot parse integer list %r" % text)
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("cannot parse integer %r" % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1, got %d" % value)
+    return value
+
+
+def quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+_generator_cache = {}
+
+
+def load_generator_or_fail(prog, flag, path_or_url, cache_dir=None):
+    """Gs from a pickle; any failure is a one-line error naming the flag and the file. Generators are
+    cached per process (keyed by path, size and modification time), as the official scripts do."""
+    import pickle
+    from stylegan_tf import api
+    key = path_or_url
+    if os.path.isfile(path_or_url):
+        st = os.stat(path_or_url)
+        key = (os.path.abspath(path_or_url), st.st_size, st.st_mtime_ns)
+    if key in _generator_cache:
+        return _generator_cache[key]
+    try:
+        _generator_cache[key] = api.load_generator(path_or_url, cache_dir=cache_dir)
+        return _generator_cache[key]
+    except (OSError, pickle.UnpicklingError, ValueError, KeyError, EOFError, TypeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if path_or_url not in msg:
+            msg = "%s: %s" % (path_or_url, msg)
+        fail(prog, "%s %s" % (flag, msg))
+
+
+# ----------------------------------------------------------------------------
+# Figures. Each returns a PIL image; `progress` is an api.Progress (or None).
+
+
+def _resize(img, size, resample):
+    import PIL.Image
+    return img.resize(size, resample) if img.size != tuple(size) else img
+
+
+def uncurated_geometry(res, layout, rows, lods):
+    """Scaled crop (x, y, w, h) and canvas size of an uncurated grid at resolution `res`."""
+    spec = LAYOUTS[layout]
+    scale = res / spec["resolution"]
+    cx, cy, cw, ch = [int(round(v * scale)) for v in spec["crop"]]
+    for lod in lods:
+        if cw >> lod < 1 or ch >> lod < 1:
+            raise ValueError("a %dx%d generator is too small for the %s layout at lod %d (tiles of %dx%d pixels)"
+                             % (res, res, layout, lod, cw / 2 ** lod, ch / 2 ** lod))
+    canvas = (sum(cw >> lod for lod in lods), ch * rows)
+    return (cx, cy, cw, ch), canvas
+
+
+def draw_uncurated(Gs, layout, seed, rows, lods, psi=0.7, cutoff=8, noise="seeded", minibatch_size=8,
+                   progress=None):
+    """Figures 2, 10, 11, 12: one column per lod; images of the same seed's RandomState, truncated with psi on
+    layers < cutoff (psi 0.7 on resolutions 4..32 by default, as the official Gs)."""
+    import PIL.Image
+    from stylegan_tf import api
+    res = api.resolution(Gs)
+    (cx, cy, cw, ch), canvas_size = uncurated_geometry(res, layout, rows, lods)
+    count = sum(rows << lod for lod in lods)
+    latents = np.random.RandomState(seed).randn(count, Gs.input_shape[1]).astype(np.float32)
+    images = api.generate(Gs, latents, psi, cutoff, noise=_noise(noise, seed), minibatch_size=minibatch_size,
+                          progress=progress.update if progress else None)
+    canvas = PIL.Image.new("RGB", canvas_size, "white")
+    it = iter(images)
+    x = 0
+    for lod in lods:
+        tile = (cw >> lod, ch >> lod)
+        for row in range(rows << lod):
+            img = api.to_pil(next(it)).crop((cx, cy, cx + cw, cy + ch))
+            canvas.paste(_resize(img, tile, PIL.Image.Resampling.LANCZOS), (x, row * tile[1]))
+        x += tile[0]
+    return canvas
+
+
+def _noise(mode, seed):
+    """Noise for figures that use random noise: 'seeded' (reproducible, drawn from the figure's seed),
+    'random' (TensorFlow's RNG, as the official scripts) or 'stored' (the network's noise variables)."""
+    if mode == "seeded":
+        return np.random.RandomState([seed, 0x5eed])
+    return mode
+
+
+def default_style_rows(num_rows):
+    """Coarse / middle / fine assignment of the style-mixing rows: the paper's 3/2/1 for 6 rows, spread
+    proportionally otherwise."""
+    return [STYLE_ROW_PATTERN[min(len(STYLE_ROW_PATTERN) - 1, (2 * i + 1) * len(STYLE_ROW_PATTERN) // (2 * num_rows))]
+            for i in range(num_rows)]
+
+
+def parse_style_rows(text, num_layers):
+    """'coarse,middle,fine' or explicit layer ranges '0-3' (inclusive) per row -> list of layer index lists."""
+    from stylegan_tf import api
+    ranges = api.style_ranges(num_layers)
+    rows = []
+    for part in text.split(","):
+        part = part.strip()
+        if part in ranges:
+            rows.append(list(ranges[part]))
+            continue
+        try:
+            lo, hi = part.split("-") if "-" in part else (part, part)
+            lo, hi = int(lo), int(hi)
+        except ValueError:
+            raise ValueError("cannot parse style range %r (coarse, middle, fine or first-last layer)" % part)
+        if not 0 <= lo <= hi < num_layers:
+            raise ValueError("style range %r outside layers 0-%d" % (part, num_layers - 1))
+        rows.append(list(range(lo, hi + 1)))
+    return rows
+
+
+def draw_style_mixing(Gs, src_seeds, dst_seeds, row_layers, minibatch_size=8, progress=None):
+    """Figure 3: sources across the top, destinations down the left; cell (row, col) = destination `row`
+    with the styles of layers `row_layers[row]` taken from source `col`. Stored noise, no truncation."""
+    import PIL.Image
+    from stylegan_tf import api
+    res = api.resolution(Gs)
+    src_w = api.map_latents(Gs, api.latents_from_seeds(Gs, src_seeds))
+    dst_w = api.map_latents(Gs, api.latents_from_seeds(Gs, dst_seeds))
+    mixed = [api.mix_styles(np.repeat(dst_w[row:row + 1], len(src_seeds), axis=0), src_w, row_layers[row])
+             for row in range(len(dst_seeds))]
+    all_w = np.concatenate([src_w, dst_w] + mixed)
+    images = api.synthesize(Gs, all_w, noise="stored", minibatch_size=minibatch_size,
+                            progress=progress.update if progress else None)
+    ns, nd = len(src_seeds), len(dst_seeds)
+    canvas = PIL.Image.new("RGB", (res * (ns + 1), res * (nd + 1)), "white")
+    for col in range(ns):
+        canvas.paste(api.to_pil(images[col]), ((col + 1) * res, 0))
+    for row in range(nd):
+        canvas.paste(api.to_pil(images[ns + row]), (0, (row + 1) * res))
+        for col in range(ns):
+            canvas.paste(api.to_pil(images[ns + nd + row * ns + col]), ((col + 1) * res, (row + 1) * res))
+    return canvas
+
+
+def draw_noise_detail(Gs, seeds, num_samples=100, noise="seeded", minibatch_size=8, progress=None):
+    """Figure 4: per seed, one sample, four close-ups of other noise realisations (2x2, nearest-neighbour
+    enlarged) and the per-pixel standard deviation over `num_samples` realisations (x4, grey). No truncation."""
+    import PIL.Image
+    from stylegan_tf import api
+    res = api.resolution(Gs)
+    scale = res / 1024
+    x0, y0, cw, chh = [int(round(v * scale)) for v in NOISE_DETAIL_CROP]
+    cw, chh = max(cw, 1), max(chh, 1)
+    half = max(res // 2, 1)
+    canvas = PIL.Image.new("RGB", (res * 3, res * len(seeds)), "white")
+    done = 0
+    for row, seed in enumerate(seeds):
+        latents = np.repeat(api.latents_from_seeds(Gs, [seed]), num_samples, axis=0)
+        update = (lambda n, base=done: progress.update(base + n)) if progress else None
+        images = api.generate(Gs, latents, truncation_psi=None, noise=_noise(noise, seed),
+                              minibatch_size=minibatch_size, progress=update)
+        done += num_samples
+        canvas.paste(api.to_pil(images[0]), (0, row * res))
+        for i in range(4):
+            crop = api.to_pil(images[i + 1]).crop((x0, y0, x0 + cw, y0 + chh))
+            crop = _resize(crop, (half, half), PIL.Image.Resampling.NEAREST)
+            canvas.paste(crop, (res + (i % 2) * half, row * res + (i // 2) * half))
+        std = np.std(np.mean(images, axis=3), axis=0) * 4
+        canvas.paste(PIL.Image.fromarray(np.clip(std + 0.5, 0, 255).astype(np.uint8), "L"), (res * 2, row * res))
+    return canvas
+
+
+def draw_noise_components(Gs, seeds, flips=(1,), minibatch_size=8, progress=None):
+    """Figure 5: per seed, a 2x2 of half images: noise on all layers | no noise (top), noise on fine layers
+    only | coarse layers only (bottom). Stored noise, no truncation; images at `flips` are mirrored."""
+    from stylegan_tf import api
+    res = api.resolution(Gs)
+    n = api.num_layers(Gs)
+    groups = api.style_ranges(n)
+    noise_ranges = [range(n), range(0), groups["fine"], range(0, groups["fine"].start)]
+    w = api.map_latents(Gs, api.latents_from_seeds(Gs, seeds))
+    per_range = []
+    for i, layers in enumerate(noise_ranges):
+        update = (lambda k, base=i * len(seeds): progress.update(base + k)) if progress else None
+        images = api.synthesize(Gs, w, noise="stored", noise_layers=layers, minibatch_size=minibatch_size,
+                                progress=update)
+        flip = [f for f in flips if f < len(seeds)]
+        images[flip] = images[flip, :, ::-1]
+        per_range.append(images)
+    import PIL.Image
+    canvas = PIL.Image.new("RGB", (res * len(seeds), res * 2), "white")
+    h2 = res // 2
+    for col in range(len(seeds)):
+        pieces = [api.to_pil(per_range[k][col]) for k in range(4)]
+        canvas.paste(pieces[0].crop((0, 0, h2, res)), (col * res, 0))
+        canvas.paste(pieces[1].crop((h2, 0, res, res)), (col * res + h2, 0))
+        canvas.paste(pieces[2].crop((0, 0, h2, res)), (col * res, res))
+        canvas.paste(pieces[3].crop((h2, 0, res, res)), (col * res + h2, res))
+    return canvas
+
+
+def draw_truncation(Gs, seeds, psis, minibatch_size=8, progress=None):
+    """Figure 8: one row per seed, one column per psi; w' = avg + (w - avg) * psi on every layer, stored noise."""
+    import PIL.Image
+    from stylegan_tf import api
+    res = api.resolution(Gs)
+    w = api.map_latents(Gs, api.latents_from_seeds(Gs, seeds))
+    avg = api.dlatent_avg(Gs)
+    all_w = np.concatenate([np.concatenate([api.truncate(w[i:i + 1], avg, psi) for psi in psis])
+                            for i in range(len(seeds))])
+    images = api.synthesize(Gs, all_w, noise="stored", minibatch_size=minibatch_size,
+                            progress=progress.update if progress else None)
+    canvas = PIL.Image.new("RGB", (res * len(psis), res * len(seeds)), "white")
+    for idx, img in enumerate(images):
+        canvas.paste(api.to_pil(img), ((idx % len(psis)) * res, (idx // len(psis)) * res))
+    return canvas
+
+
+# ----------------------------------------------------------------------------
+# Command line.
+
+
+def build_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--result_dir", default="results", help="output directory (default: %(default)s)")
+    common.add_argument("--cache_dir", default=None, help="download cache (default: $DNNLIB_CACHE_DIR or "
+                                                          "~/.cache/dnnlib)")
+    common.add_argument("--minibatch_size", type=positive_int, default=8, help="images per run (default: 8)")
+    net = argparse.ArgumentParser(add_help=False)
+    net.add_argument("--network", default=None, help="generator pickle, path or URL (default: the figure's "
+                                                     "official NVIDIA pickle)")
+
+    parser = OneLineParser(prog="generate_figures.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+
+    for name, (filename, layout) in UNCURATED.items():
+        spec = LAYOUTS[layout]
+        p = sub.add_parser(name, parents=[common, net], help="uncurated grid, %s layout (%s)" % (layout, filename))
+        p.add_argument("--seed", type=parse_seed, default=spec["seed"], help="latent seed (default: %(default)s)")
+        p.add_argument("--rows", type=positive_int, default=spec["rows"], help="rows of full-size images "
+                                                                                "(default: %(default)s)")
+        p.add_argument("--lods", type=parse_ints, default=list(spec["lods"]),
+                       help="one column per entry, images shrunk by 2**lod (default: %s)"
+                            % ",".join(map(str, spec["lods"])))
+        p.add_argument("--psi", type=parse_psi, default=0.7, help="truncation psi (default: 0.7)")
+        p.add_argument("--cutoff", type=int, default=8, help="truncate layers below this index (default: 8, "
+                                                             "resolutions 4..32)")
+        p.add_argument("--noise", choices=["seeded", "random", "stored"], default="seeded",
+                       help="per-image noise: seeded (reproducible, default), random (TF), stored (fixed)")
+    p = sub.add_parser("fig3", parents=[common, net], help="style mixing (%s)" % FILENAMES["fig3"])
+    p.add_argument("--src_seeds", type=parse_seeds, default=[639, 701, 687, 615, 2268], help="columns")
+    p.add_argument("--dst_seeds", type=parse_seeds, default=[888, 829, 1898, 1733, 1614, 845], help="rows")
+    p.add_argument("--style_ranges", default=None,
+                   help="per row: coarse, middle, fine or first-last layer, comma-separated (default: the "
+                        "paper's coarse x3, middle x2, fine x1, spread over the rows)")
+    p = sub.add_parser("fig4", parents=[common, net], help="noise detail (%s)" % FILENAMES["fig4"])
+    p.add_argument("--seeds", type=parse_seeds, default=[1157, 1012], help="one row per seed")
+    p.add_argument("--num_samples", type=positive_int, default=100, help="noise realisations per seed (>= 5; "
+                                                                         "default: 100)")
+    p.add_argument("--noise", choices=["seeded", "random"], default="seeded",
+                   help="seeded (reproducible, default) or random (TF)")
+    p = sub.add_parser("fig5", parents=[common, net], help="noise components (%s)" % FILENAMES["fig5"])
+    p.add_argument("--seeds", type=parse_seeds, default=[1967, 1555], help="one column per seed")
+    p.add_argument("--flips", type=parse_ints, default=[1], help="indices of the seeds to mirror (default: 1)")
+    p = sub.add_parser("fig8", parents=[common, net], help="truncation trick (%s)" % FILENAMES["fig8"])
+    p.add_argument("--seeds", type=parse_seeds, default=[91, 388], help="one row per seed")
+    p.add_argument("--psis", type=parse_psis, default=[1, 0.7, 0.5, 0, -0.5, -1],
+                   help="one column per psi (default: 1,0.7,0.5,0,-0.5,-1)")
+    p = sub.add_parser("all", parents=[common], help="every figure with its defaults")
+    p.add_argument("--network", default=None, help="pickle for figures 2-8 (and for 10-12 unless given below; "
+                                                   "default: NVIDIA's FFHQ)")
+    for layout in ("bedrooms", "cars", "cats"):
+        p.add_argument("--network_" + layout, default=None, help="pickle for the %s figure (default: --network "
+                                                                 "if given, else NVIDIA's)" % layout)
+    p.add_argument("--num_samples", type=positive_int, default=100, help="figure 4 noise realisations")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows of the uncurated grids (default: each "
+                                                                   "layout's own)")
+    return parser
+
+
+def _network_for(args, figure):
+    layout = UNCURATED[figure][1] if figure in UNCURATED else "ffhq"
+    if args.figure == "all" and layout != "ffhq":
+        return getattr(args, "network_" + layout) or args.network or OFFICIAL_URLS[layout]
+    return args.network or OFFICIAL_URLS[layout]
+
+
+def _figure_kwargs(args, figure):
+    """Per-figure settings: the parsed flags for a single figure, the defaults for 'all'."""
+    if args.figure == "all":
+        defaults = build_parser().parse_args([figure])
+        if figure == "fig4":
+            defaults.num_samples = args.num_samples
+        if figure in UNCURATED and args.rows is not None:
+            defaults.rows = args.rows
+        return defaults
+    return args
+
+
+def _validate(prog, args, figure, Gs):
+    """Checks that need the network; returns the figure's job size."""
+    from stylegan_tf import api
+    res = api.resolution(Gs)
+    if figure in UNCURATED:
+        try:
+            uncurated_geometry(res, UNCURATED[figure][1], args.rows, args.lods)
+        except ValueError as e:
+            fail(prog, "--lods: %s" % e)
+        if any(lod < 0 for lod in args.lods) or not args.lods:
+            fail(prog, "--lods: need one or more lods >= 0, got %r" % (args.lods,))
+        return sum(args.rows << lod for lod in args.lods)
+    if figure == "fig3":
+        n = api.num_layers(Gs)
+        if args.style_ranges is None:
+            args.row_layers = parse_style_rows(",".join(default_style_rows(len(args.dst_seeds))), n)
+        else:
+            try:
+                args.row_layers = parse_style_rows(args.style_ranges, n)
+            except ValueError as e:
+                fail(prog, "--style_ranges: %s" % e)
+            if len(args.row_layers) != len(args.dst_seeds):
+                fail(prog, "--style_ranges: %d ranges for %d --dst_seeds" % (len(args.row_layers),
+                                                                             len(args.dst_seeds)))
+        return len(args.src_seeds) + len(args.dst_seeds) * (len(args.src_seeds) + 1)
+    if figure == "fig4":
+        if args.num_samples < 5:
+            fail(prog, "--num_samples: need at least 5 (one image and four close-ups), got %d" % args.num_samples)
+        return len(args.seeds) * args.num_samples
+    if figure == "fig5":
+        bad = [f for f in args.flips if not 0 <= f < len(args.seeds)]
+        if bad:
+            fail(prog, "--flips: index %d is not a seed index (0..%d)" % (bad[0], len(args.seeds) - 1))
+        return 4 * len(args.seeds)
+    if figure == "fig8":
+        return len(args.seeds) * len(args.psis)
+    raise AssertionError(figure)
+
+
+def _draw(figure, Gs, args, progress):
+    mb = args.minibatch_size
+    if figure in UNCURATED:
+        return draw_uncurated(Gs, UNCURATED[figure][1], args.seed, args.rows, args.lods, args.psi, args.cutoff,
+                              noise=args.noise, minibatch_size=mb, progress=progress)
+    if figure == "fig3":
+        return draw_style_mixing(Gs, args.src_seeds, args.dst_seeds, args.row_layers, mb, progress)
+    if figure == "fig4":
+        return draw_noise_detail(Gs, args.seeds, args.num_samples, noise=args.noise, minibatch_size=mb,
+                                 progress=progress)
+    if figure == "fig5":
+        return draw_noise_components(Gs, args.seeds, args.flips, mb, progress)
+    if figure == "fig8":
+        return draw_truncation(Gs, args.seeds, args.psis, mb, progress)
+    raise AssertionError(figure)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = parser.prog
+    quiet_tensorflow()
+    from stylegan_tf import api
+
+    figures = FIGURE_ORDER if args.figure == "all" else [args.figure]
+    # Load every network and validate every figure before writing anything.
+    networks, jobs = {}, []
+    for figure in figures:
+        source = _network_for(args, figure)
+        if source not in networks:
+            flag = "--network"
+            if args.figure == "all" and figure in UNCURATED and getattr(args, "network_" + UNCURATED[figure][1],
+                                                                         None):
+                flag = "--network_" + UNCURATED[figure][1]
+            networks[source] = load_generator_or_fail(prog, flag, source, args.cache_dir)
+        fig_args = _figure_kwargs(args, figure)
+        fig_args.minibatch_size = args.minibatch_size
+        total = _validate(prog, fig_args, figure, networks[source])
+        jobs.append((figure, networks[source], fig_args, total))
+
+    os.makedirs(args.result_dir, exist_ok=True)
+    for figure, Gs, fig_args, total in jobs:
+        progress = api.Progress(total, label=figure)
+        canvas = _draw(figure, Gs, fig_args, progress)
+        path = os.path.join(args.result_dir, FILENAMES[figure])
+        api.save_image(canvas, path)
+        print("%s: wrote %s (%dx%d)" % (figure, path, canvas.size[0], canvas.size[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
