@@ -9,6 +9,7 @@ setup(
     packages=find_packages(include=["stylegan_tf", "stylegan_tf.*", "dnnlib", "dnnlib.*",
                                     "training", "training.*", "metrics", "metrics.*"]),
     py_modules=["dataset_tool", "train", "run_metrics"],
+    package_data={"stylegan_tf.ops.custom": ["*.cc", "*.cu", "*.h"]},  # compiled on first use
     python_requires=">=3.9",
     install_requires=[
         "tensorflow>=2.16",

@@ -6,11 +6,14 @@ flipped), then keep every `down`-th sample. Per axis the output size is
 `(in * up + pad0 + pad1 - kernel_size) // down + 1`.
 
 The 'ref' implementation uses only TensorFlow ops, so it runs eagerly, in `tf.function` and under
-XLA, and plain autodiff gives first- and second-order gradients. A compiled 'custom' op is
-planned; `_resolve_impl` is the single place that chooses between the two.
+XLA, and plain autodiff gives first- and second-order gradients. The 'custom' implementation is a
+compiled TensorFlow op (`stylegan_tf/ops/custom/`, built on first use and cached) with a
+registered gradient; `_resolve_impl` is the single place that chooses between the two, and
+'auto' follows the measured decision table `AUTO_TABLE` (see BENCHMARKS.md).
 """
 
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -21,18 +24,94 @@ IMPL_ENV_VAR = "STYLEGAN_TF_UPFIRDN2D_IMPL"
 _IMPLS = ("auto", "ref", "custom")
 
 
-def _resolve_impl(impl):
-    """Return the implementation to run for `impl` (None means the env var, default 'auto')."""
+# 'auto': (device type, case) -> smallest output plane (H * W pixels) from which 'custom' was
+# measured faster than 'ref' (bench/bench_upfirdn2d.py; BENCHMARKS.md, "upfirdn2d: ref vs
+# custom"). Cases: 'filter' (up = down = 1), 'up', 'down', 'updown'. Anything not listed (GPU: not
+# measured), anything under XLA and dtypes other than float16/float32 run 'ref'.
+AUTO_TABLE = {
+    ("CPU", "filter"): 64 * 64,
+    ("CPU", "up"): 64 * 64,
+    ("CPU", "down"): 64 * 64,
+    ("CPU", "updown"): 64 * 64,
+}
+CUSTOM_DTYPES = (tf.float16, tf.float32)
+CUSTOM_MAX_TAPS = 256  # the CUDA kernel's limit; larger kernels run 'ref'
+_warned = set()
+
+
+def _warn_once(key, message):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def _case(up, down):
+    if up == (1, 1):
+        return "filter" if down == (1, 1) else "down"
+    return "up" if down == (1, 1) else "updown"
+
+
+def _device_type(x):
+    """'GPU' or 'CPU': where `x`'s op will run (GPU when one is visible and x is not pinned)."""
+    if not tf.config.list_logical_devices("GPU"):
+        return "CPU"
+    device = getattr(x, "device", "") or ""
+    return "CPU" if "CPU" in device.upper() else "GPU"
+
+
+def _custom_module():
+    from .custom import load_upfirdn2d
+    return load_upfirdn2d()
+
+
+def _impl_name(impl):
+    """'auto', 'ref' or 'custom' for `impl`; None reads $STYLEGAN_TF_UPFIRDN2D_IMPL (default 'auto')."""
     if impl is None:
         impl = os.environ.get(IMPL_ENV_VAR) or "auto"
     impl = str(impl).strip().lower()
     if impl not in _IMPLS:
         raise ValueError(f"upfirdn2d: impl must be one of {_IMPLS} (or None), got {impl!r}")
-    if impl == "custom":
-        raise NotImplementedError(
-            "upfirdn2d: the compiled 'custom' implementation is not available yet; "
-            f"use impl='ref' or 'auto' (or unset {IMPL_ENV_VAR})")
-    return "ref"
+    return impl
+
+
+def _out_pixels(x, k, up, down, pads):
+    """Output H * W of one plane (0 if unknown)."""
+    if k is None or x.shape.rank != 4 or x.shape[2] is None or x.shape[3] is None:
+        return 0
+    kh, kw = (k.shape[0],) * 2 if k.ndim == 1 else k.shape
+    h = (x.shape[2] * up[1] + pads[2] + pads[3] - kh) // down[1] + 1
+    w = (x.shape[3] * up[0] + pads[0] + pads[1] - kw) // down[0] + 1
+    return max(h, 0) * max(w, 0)
+
+
+def _resolve_impl(impl, x=None, k=None, up=(1, 1), down=(1, 1), pads=(0, 0, 0, 0)):
+    """Return 'ref' or 'custom' for `impl` (None means the env var, default 'auto').
+
+    'custom' falls back to 'ref' (with one warning per cause) under XLA, for dtypes other than
+    float16/float32 and when the op cannot be built; 'auto' picks 'custom' only where
+    `AUTO_TABLE` says it is faster for this device, case and output size and the op is
+    available (a failed build warns once).
+    """
+    impl = _impl_name(impl)
+    if impl == "ref" or x is None:
+        return "ref"
+    forced = impl == "custom"
+    if _in_xla_context():
+        if forced:
+            _warn_once("xla", "upfirdn2d: impl='custom' cannot be compiled by XLA "
+                              "(jit_compile=True); using impl='ref' inside XLA clusters")
+        return "ref"
+    dtype = tf.as_dtype(x.dtype) if hasattr(x, "dtype") else tf.float32
+    if dtype not in CUSTOM_DTYPES or (k is not None and k.size > CUSTOM_MAX_TAPS):
+        if forced:
+            _warn_once(("dtype", dtype.name), f"upfirdn2d: impl='custom' supports float16/float32 "
+                       f"and kernels up to {CUSTOM_MAX_TAPS} taps; using impl='ref' for {dtype.name}")
+        return "ref"
+    if not forced:
+        threshold = AUTO_TABLE.get((_device_type(x), _case(up, down)))
+        if threshold is None or _out_pixels(x, k, up, down, pads) < threshold:
+            return "ref"
+    return "custom" if _custom_module() is not None else "ref"
 
 
 def _parse_scaling(value, name):
@@ -75,9 +154,13 @@ def upfirdn2d(x, k, up=1, down=1, pad=(0, 0), impl=None):
     Returns:
         Tensor of x's dtype; float16/bfloat16 inputs are computed in float32.
     """
-    run = {"ref": _upfirdn2d_ref}[_resolve_impl(impl)]
-    return run(x, _parse_kernel(k), _parse_scaling(up, "up"), _parse_scaling(down, "down"),
-               _parse_padding(pad))
+    k, up, down, pads = _parse_kernel(k), _parse_scaling(up, "up"), _parse_scaling(down, "down"), _parse_padding(pad)
+    impl = _impl_name(impl)
+    if impl != "ref":
+        x = tf.convert_to_tensor(x)
+        impl = _resolve_impl(impl, x, k, up, down, pads)
+    run = {"ref": _upfirdn2d_ref, "custom": _upfirdn2d_custom}[impl]
+    return run(x, k, up, down, pads)
 
 
 def _in_xla_context():
@@ -202,3 +285,80 @@ def _correlate_taps(x, kernel, down):
     if not terms:
         return tf.zeros_like(x[:, :, :oh, :ow])
     return tf.add_n(terms)
+
+
+# ---------------------------------------------------------------------------------------------
+# impl='custom': the compiled op (stylegan_tf/ops/custom/upfirdn2d_op.cc).
+
+CUSTOM_OP_TYPE = "StyleganTfUpfirdn2d"
+
+
+def _rank1_factors(k):
+    """(column, row) with k == outer(column, row) to float32 rounding, or None."""
+    if k.ndim != 2:
+        return None
+    i, j = np.unravel_index(np.argmax(np.abs(k)), k.shape)
+    col, row = k[:, j], k[i, :] / k[i, j]
+    if np.max(np.abs(np.outer(col, row) - k)) > 1e-7 * np.abs(k[i, j]):
+        return None
+    return col, row
+
+
+def _kernel_attrs(k):
+    """The op's kernel attributes for the convolution kernel `k` (1-D means separable)."""
+    if k.ndim == 1:
+        return dict(kernel=[float(v) for v in np.concatenate([k, k])], kernel_h=k.size, kernel_w=k.size,
+                    separable=True)
+    factors = _rank1_factors(k) if min(k.shape) > 1 else None
+    if factors is not None:
+        return dict(kernel=[float(v) for v in np.concatenate(factors)], kernel_h=k.shape[0],
+                    kernel_w=k.shape[1], separable=True)
+    return dict(kernel=[float(v) for v in k.ravel()], kernel_h=k.shape[0], kernel_w=k.shape[1], separable=False)
+
+
+def _call_op(x, kernel_attrs, up, down, pads):
+    lib = _custom_module()
+    (ux, uy), (dx, dy), (px0, px1, py0, py1) = up, down, pads
+    return lib.stylegan_tf_upfirdn2d(x, up_x=ux, up_y=uy, down_x=dx, down_y=dy, pad_x0=px0, pad_x1=px1,
+                                     pad_y0=py0, pad_y1=py1, **kernel_attrs)
+
+
+def _upfirdn2d_custom(x, k, up, down, pads):
+    """The compiled op; float16/float32 NCHW with static C, H, W (checked like 'ref')."""
+    x = tf.convert_to_tensor(x)
+    if x.shape.rank != 4 or any(d is None for d in x.shape[1:]):
+        raise ValueError(f"upfirdn2d: x must be [N, C, H, W] with static C, H, W, got {x.shape}")
+    kh, kw = (k.shape[0],) * 2 if k.ndim == 1 else k.shape
+    (ux, uy), (px0, px1, py0, py1) = up, pads
+    h, w = x.shape[2] * uy + py0 + py1, x.shape[3] * ux + px0 + px1
+    if h < kh or w < kw:
+        raise ValueError(f"upfirdn2d: padded input {h}x{w} is smaller than the kernel {kh}x{kw}")
+    return _call_op(x, _kernel_attrs(k), up, down, pads)
+
+
+def _custom_op_grad(op, dy):
+    """dx = upfirdn2d(dy) with the flipped kernel, up and down swapped and the matching pads; the
+    gradient of that is again this op, so every order of gradient works."""
+    get = op.get_attr
+    kh, kw, separable = get("kernel_h"), get("kernel_w"), get("separable")
+    kernel = np.asarray(get("kernel"), np.float64)
+    if separable:
+        flipped = np.concatenate([kernel[:kh][::-1], kernel[kh:][::-1]])
+    else:
+        flipped = kernel.reshape(kh, kw)[::-1, ::-1].ravel()
+    ux, uy, dx, dy_ = get("up_x"), get("up_y"), get("down_x"), get("down_y")
+    px0, py0 = get("pad_x0"), get("pad_y0")
+    in_h, in_w = op.inputs[0].shape[2], op.inputs[0].shape[3]
+    out_h, out_w = op.outputs[0].shape[2], op.outputs[0].shape[3]
+    if None in (in_h, in_w, out_h, out_w):
+        raise ValueError("upfirdn2d: the custom op's gradient needs static H and W")
+    pads = (kw - px0 - 1, in_w * ux - out_w * dx + px0 - ux + 1,
+            kh - py0 - 1, in_h * uy - out_h * dy_ + py0 - uy + 1)
+    attrs = dict(kernel=[float(v) for v in flipped], kernel_h=kh, kernel_w=kw, separable=separable)
+    return _call_op(dy, attrs, (dx, dy_), (ux, uy), pads)
+
+
+try:
+    tf.RegisterGradient(CUSTOM_OP_TYPE)(_custom_op_grad)
+except KeyError:  # module reloaded: the first registration stays in place
+    pass
