@@ -93,6 +93,19 @@ def dumps_pkl(obj):
     pickle.dump(obj, buf, protocol=pickle.HIGHEST_PROTOCOL)
     return buf.getvalue()
 
+def write_text_atomic(filename, text):
+    """Write a text file atomically (temp file in the same directory, then rename)."""
+    directory = os.path.dirname(os.path.abspath(filename))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, filename)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
 # ----------------------------------------------------------------------------
 # Images.
 

@@ -1,0 +1,321 @@
+"""Train StyleGAN (or Progressive GAN) with the official configurations.
+
+    python train.py                                   # small StyleGAN on the built-in demo dataset (CPU, minutes)
+    python train.py --dataset=ffhq --config=ffhq      # the paper's FFHQ 1024x1024 setup
+    python train.py --dataset=ffhq --config=ffhq,mix50 --gpus=8
+    python train.py --resume=results/00003-sgan-ffhq-8gpu   # continue from the latest snapshot
+
+`--config` takes a comma-separated list of the official presets (see PRESETS), applied in order;
+`--set group.key=value` overrides any official keyword (groups: G, D, G_opt, D_opt, G_loss,
+D_loss, dataset, sched, grid, train).
+"""
+
+import ast
+import copy
+import json
+import os
+import pprint
+import sys
+
+from absl import app, flags
+
+import dnnlib
+from dnnlib import EasyDict
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("dataset", None, "TFRecord directory name under --data_dir (default: the built-in demo dataset).")
+flags.DEFINE_string("data_dir", "datasets", "Root directory of the datasets.")
+flags.DEFINE_string("result_dir", "results", "Root directory of the run directories.")
+flags.DEFINE_integer("gpus", None, "Number of replicas (GPUs; on a machine without GPUs, logical CPU devices). "
+                     "Default: all visible GPUs, else 1.")
+flags.DEFINE_float("total_kimg", None, "Length of training in thousands of real images.")
+flags.DEFINE_enum("mirror_augment", None, ["0", "1"], "Mirror augmentation (default: per dataset preset).")
+flags.DEFINE_string("metrics", None, "Comma-separated metrics to run on each network snapshot (e.g. fid50k).")
+flags.DEFINE_string("resume", None, "Snapshot pickle or run directory (latest snapshot) to resume from.")
+flags.DEFINE_float("resume_kimg", None, "Training progress of the resumed snapshot (default: from its state file "
+                   "or name).")
+flags.DEFINE_string("config", None, "Comma-separated presets (default: 'demo' without --dataset, else 'stylegan').")
+flags.DEFINE_multi_string("set", [], "Override an option: group.key=value (value as a Python literal).")
+flags.DEFINE_bool("xla", False, "Compile the per-replica training steps with XLA.")
+flags.DEFINE_bool("multiworker", False, "Use MultiWorkerMirroredStrategy configured by TF_CONFIG.")
+flags.DEFINE_integer("seed", 1000, "Random seed (weights, latents, data order).")
+flags.DEFINE_integer("stop_after_ticks", None, "Stop (with a snapshot) after this many ticks of this process.")
+
+
+def base_config():
+    """The official StyleGAN defaults (train.py + training_loop.py)."""
+    c = EasyDict()
+    c.desc = "sgan"
+    c.train = EasyDict(total_kimg=25000, mirror_augment=False, G_smoothing_kimg=10.0, D_repeats=1,
+                       minibatch_repeats=4, reset_opt_for_new_lod=True, image_snapshot_ticks=1,
+                       network_snapshot_ticks=10)
+    c.G = EasyDict(func_name="training.networks_stylegan.G_style")
+    c.D = EasyDict(func_name="training.networks_stylegan.D_basic")
+    c.G_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+    c.D_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+    c.G_loss = EasyDict(func_name="training.loss.G_logistic_nonsaturating")
+    c.D_loss = EasyDict(func_name="training.loss.D_logistic_simplegp", r1_gamma=10.0)
+    c.dataset = EasyDict()
+    c.sched = EasyDict(lod_initial_resolution=8, G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+                       D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003})
+    c.grid = EasyDict(size="4k", layout="random")
+    c.metrics = ["fid50k"]
+    c.tf_config = {"rnd.np_random_seed": 1000}
+    return c
+
+
+def _progan(c):
+    c.desc = "pgan"
+    c.G = EasyDict(func_name="training.networks_progan.G_paper")
+    c.D = EasyDict(func_name="training.networks_progan.D_paper")
+    c.G_loss = EasyDict(func_name="training.loss.G_wgan")
+    c.D_loss = EasyDict(func_name="training.loss.D_wgan_gp")
+    c.sched = EasyDict(G_lrate_dict={1024: 0.0015}, D_lrate_dict={1024: 0.0015})
+    c.grid = EasyDict(size="1080p", layout="random")
+    c.train.total_kimg = 12000
+    c.sched.max_minibatch_per_gpu = {256: 16, 512: 8, 1024: 4}
+
+
+def _traditional(c, mapping_layers):
+    c.G.update(use_styles=False, use_pixel_norm=True, use_instance_norm=False, mapping_layers=mapping_layers,
+               truncation_psi=None, const_input_layer=False, style_mixing_prob=0.0, use_noise=False)
+
+
+def _demo(c):
+    c.desc += "-demo"
+    c.dataset = EasyDict(tfrecord_dir=None, demo=True)
+    c.train.update(total_kimg=16, mirror_augment=False, network_snapshot_ticks=4, image_snapshot_ticks=1)
+    small = dict(fmap_base=512, fmap_max=128)
+    c.G.update(small, latent_size=128, dlatent_size=128, mapping_fmaps=128)
+    c.D.update(small)
+    c.sched = EasyDict(lod_initial_resolution=8, lod_training_kimg=2, lod_transition_kimg=2, minibatch_base=16,
+                       tick_kimg_base=1, tick_kimg_dict={})
+    c.grid = EasyDict(size="1080p", layout="random")
+    c.metrics = []
+
+
+# Official presets by their run-description names (NVlabs/stylegan train.py), plus 'demo'.
+PRESETS = {
+    "stylegan": lambda c: None,
+    "demo": _demo,
+    "ffhq": lambda c: (c.__setitem__("desc", c.desc + "-ffhq"), c.dataset.update(tfrecord_dir="ffhq"),
+                       c.train.update(mirror_augment=True)),
+    "ffhq512": lambda c: (c.__setitem__("desc", c.desc + "-ffhq512"),
+                          c.dataset.update(tfrecord_dir="ffhq", resolution=512), c.train.update(mirror_augment=True)),
+    "ffhq256": lambda c: (c.__setitem__("desc", c.desc + "-ffhq256"),
+                          c.dataset.update(tfrecord_dir="ffhq", resolution=256), c.train.update(mirror_augment=True)),
+    "celebahq": lambda c: (c.__setitem__("desc", c.desc + "-celebahq"), c.dataset.update(tfrecord_dir="celebahq"),
+                           c.train.update(mirror_augment=True)),
+    "bedroom": lambda c: (c.__setitem__("desc", c.desc + "-bedroom"),
+                          c.dataset.update(tfrecord_dir="lsun-bedroom-full"), c.train.update(mirror_augment=False)),
+    "car": lambda c: (c.__setitem__("desc", c.desc + "-car"), c.dataset.update(tfrecord_dir="lsun-car-512x384"),
+                      c.train.update(mirror_augment=False)),
+    "cat": lambda c: (c.__setitem__("desc", c.desc + "-cat"), c.dataset.update(tfrecord_dir="lsun-cat-full"),
+                      c.train.update(mirror_augment=False)),
+    "wgangp": lambda c: (c.__setitem__("desc", c.desc + "-wgangp"),
+                         c.G_loss.update(func_name="training.loss.G_wgan"),
+                         c.D_loss.clear(), c.D_loss.update(func_name="training.loss.D_wgan_gp"),
+                         c.sched.update(G_lrate_dict={k: min(v, 0.002) for k, v in c.sched.G_lrate_dict.items()}),
+                         c.sched.update(D_lrate_dict=dict(c.sched.G_lrate_dict))),
+    # Table 1 (A is Progressive GAN: the 'pgan' preset).
+    "tuned-baseline": lambda c: (_traditional(c, 0), c.__setitem__("desc", c.desc + "-tuned-baseline")),
+    "add-mapping-and-styles": lambda c: (c.G.update(const_input_layer=False, style_mixing_prob=0.0, use_noise=False),
+                                         c.__setitem__("desc", c.desc + "-add-mapping-and-styles")),
+    "remove-traditional-input": lambda c: (c.G.update(style_mixing_prob=0.0, use_noise=False),
+                                           c.__setitem__("desc", c.desc + "-remove-traditional-input")),
+    "add-noise-inputs": lambda c: (c.G.update(style_mixing_prob=0.0),
+                                   c.__setitem__("desc", c.desc + "-add-noise-inputs")),
+    "mixing-regularization": lambda c: c.__setitem__("desc", c.desc + "-mixing-regularization"),
+    # Table 2.
+    "mix0": lambda c: (c.G.update(style_mixing_prob=0.0), c.__setitem__("desc", c.desc + "-mix0")),
+    "mix50": lambda c: (c.G.update(style_mixing_prob=0.5), c.__setitem__("desc", c.desc + "-mix50")),
+    "mix90": lambda c: (c.G.update(style_mixing_prob=0.9), c.__setitem__("desc", c.desc + "-mix90")),
+    "mix100": lambda c: (c.G.update(style_mixing_prob=1.0), c.__setitem__("desc", c.desc + "-mix100")),
+    # Table 4.
+    "traditional-0": lambda c: (_traditional(c, 0), c.__setitem__("desc", c.desc + "-traditional-0")),
+    "traditional-8": lambda c: (_traditional(c, 8), c.__setitem__("desc", c.desc + "-traditional-8")),
+    "stylebased-0": lambda c: (c.G.update(mapping_layers=0), c.__setitem__("desc", c.desc + "-stylebased-0")),
+    "stylebased-1": lambda c: (c.G.update(mapping_layers=1), c.__setitem__("desc", c.desc + "-stylebased-1")),
+    "stylebased-2": lambda c: (c.G.update(mapping_layers=2), c.__setitem__("desc", c.desc + "-stylebased-2")),
+    "stylebased-8": lambda c: (c.G.update(mapping_layers=8), c.__setitem__("desc", c.desc + "-stylebased-8")),
+    # Progressive GAN (the official pgan branch: preset-v2, fp32).
+    "pgan": _progan,
+}
+
+# Official minibatch settings per GPU count.
+STYLEGAN_GPU_SCHED = {
+    1: dict(minibatch_base=4, minibatch_dict={4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4}),
+    2: dict(minibatch_base=8, minibatch_dict={4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8}),
+    4: dict(minibatch_base=16, minibatch_dict={4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16}),
+    8: dict(minibatch_base=32, minibatch_dict={4: 512, 8: 256, 16: 128, 32: 64, 64: 32}),
+}
+PROGAN_GPU_SCHED = {
+    1: dict(minibatch_base=4, minibatch_dict={4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4},
+            G_lrate_dict={1024: 0.0015}),
+    2: dict(minibatch_base=8, minibatch_dict={4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8},
+            G_lrate_dict={512: 0.0015, 1024: 0.002}),
+    4: dict(minibatch_base=16, minibatch_dict={4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16},
+            G_lrate_dict={256: 0.0015, 512: 0.002, 1024: 0.003}),
+    8: dict(minibatch_base=32, minibatch_dict={4: 512, 8: 256, 16: 128, 32: 64, 64: 32},
+            G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}),
+}
+
+
+class UsageError(Exception):
+    """A bad flag value: reported as one line and exit code 2."""
+
+
+def build_config(config_names, num_gpus, overrides=(), dataset=None, total_kimg=None, mirror_augment=None,
+                 metrics=None):
+    """The full run configuration from presets, GPU count and overrides (no side effects)."""
+    c = base_config()
+    names = [n.strip() for n in config_names.split(",") if n.strip()]
+    for name in names:
+        if name not in PRESETS:
+            raise UsageError("--config: unknown preset %r (known: %s)" % (name, ", ".join(sorted(PRESETS))))
+    if "pgan" in names:  # the network family comes first, the variants after
+        names = ["pgan"] + [n for n in names if n != "pgan"]
+    for name in names:
+        PRESETS[name](c)
+    if "demo" not in names:
+        table = PROGAN_GPU_SCHED if c.desc.startswith("pgan") else STYLEGAN_GPU_SCHED
+        key = max(k for k in table if k <= max(num_gpus, 1))
+        c.sched.update(copy.deepcopy(table[key]))
+        if c.desc.startswith("pgan"):
+            c.sched.D_lrate_dict = dict(c.sched.G_lrate_dict)
+        c.desc += "-%dgpu" % num_gpus
+    if dataset is not None:
+        c.dataset.pop("demo", None)
+        c.dataset.tfrecord_dir = dataset
+        if "demo" in names:
+            c.desc = c.desc.replace("-demo", "-" + os.path.basename(dataset.rstrip("/")))
+    if total_kimg is not None:
+        c.train.total_kimg = total_kimg
+    if mirror_augment is not None:
+        c.train.mirror_augment = bool(int(mirror_augment))
+    if metrics is not None:
+        c.metrics = [m for m in metrics.split(",") if m]
+    groups = dict(G=c.G, D=c.D, G_opt=c.G_opt, D_opt=c.D_opt, G_loss=c.G_loss, D_loss=c.D_loss, dataset=c.dataset,
+                  sched=c.sched, grid=c.grid, train=c.train)
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise UsageError("--set: expected group.key=value, got %r" % item)
+        lhs, value = item.split("=", 1)
+        group, key = lhs.split(".", 1)
+        if group not in groups:
+            raise UsageError("--set: unknown group %r in %r (known: %s)" % (group, item, ", ".join(groups)))
+        try:
+            groups[group][key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            groups[group][key] = value
+    return c
+
+
+def make_strategy(num_gpus, multiworker):
+    """MultiWorkerMirroredStrategy (TF_CONFIG), MirroredStrategy over GPUs, or CPU replicas."""
+    import tensorflow as tf
+    if multiworker:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        n = len(gpus) if num_gpus is None else num_gpus
+        if n > len(gpus):
+            raise UsageError("--gpus=%d but only %d GPU(s) are visible" % (n, len(gpus)))
+        return tf.distribute.MirroredStrategy(["/gpu:%d" % i for i in range(n)])
+    n = num_gpus or 1
+    if n > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+        return tf.distribute.MirroredStrategy(["/cpu:%d" % i for i in range(n)])
+    return tf.distribute.get_strategy()
+
+
+def resolve_metrics(names):
+    """Metric definitions (metrics.metric_base) for the names given to --metrics."""
+    if not names:
+        return []
+    from metrics import metric_base
+    known = getattr(metric_base, "METRICS", None) or {}
+    out = []
+    for name in names:
+        metric = known.get(name, getattr(metric_base, name, None))
+        if metric is None:
+            raise UsageError("--metrics: unknown metric %r" % name)
+        out.append(metric)
+    return out
+
+
+def write_config(run_dir, c, extra):
+    """config.txt (the official human-readable layout) and run_config.json (machine-readable)."""
+    from training import misc
+    cfg = dict(c, **extra)
+    text = "".join("%s = %s\n" % (k, pprint.pformat(v, width=200)) for k, v in cfg.items())
+    misc.write_text_atomic(os.path.join(run_dir, "config.txt"), text)
+    misc.write_text_atomic(os.path.join(run_dir, "run_config.json"), json.dumps(cfg, indent=2, default=str) + "\n")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
+    if FLAGS.gpus is not None and FLAGS.gpus < 1:
+        raise UsageError("--gpus must be >= 1, got %d" % FLAGS.gpus)
+    if FLAGS.total_kimg is not None and FLAGS.total_kimg <= 0:
+        raise UsageError("--total_kimg must be > 0, got %g" % FLAGS.total_kimg)
+    config_names = FLAGS.config or ("stylegan" if FLAGS.dataset else "demo")
+    if FLAGS.dataset is None and "demo" not in config_names and not FLAGS.resume:
+        raise UsageError("--config=%s needs --dataset (or add 'demo')" % config_names)
+    if FLAGS.dataset is not None and not os.path.isdir(os.path.join(FLAGS.data_dir, FLAGS.dataset)):
+        raise UsageError("--dataset: no such TFRecord directory: %s" % os.path.join(FLAGS.data_dir, FLAGS.dataset))
+
+    from training import training_loop
+    resume_pkl = training_loop.locate_latest_snapshot(FLAGS.resume) if FLAGS.resume else None
+
+    strategy = make_strategy(FLAGS.gpus, FLAGS.multiworker)
+    num_gpus = strategy.num_replicas_in_sync
+    c = build_config(config_names, num_gpus, FLAGS.set, FLAGS.dataset, FLAGS.total_kimg, FLAGS.mirror_augment,
+                     FLAGS.metrics)
+    data_dir = FLAGS.data_dir
+    if c.dataset.pop("demo", False):
+        from training.dataset_demo import get_demo_dataset
+        c.dataset.tfrecord_dir = get_demo_dataset()
+        data_dir = None
+    c.tf_config["rnd.np_random_seed"] = FLAGS.seed
+    c.dataset.setdefault("shuffle_seed", FLAGS.seed)
+    metric_arg_list = resolve_metrics(c.metrics)
+
+    is_chief = training_loop._is_chief(strategy)
+    if is_chief:
+        run_dir = training_loop.create_run_dir(FLAGS.result_dir, c.desc)
+    else:
+        import tempfile
+        run_dir = tempfile.mkdtemp(prefix="stylegan-worker-")
+    with dnnlib.util.Logger(os.path.join(run_dir, "log.txt"), file_mode="a"):
+        print("Run directory: %s" % run_dir)
+        write_config(run_dir, c, dict(num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=FLAGS.seed,
+                                      xla=FLAGS.xla))
+        try:
+            final = training_loop.training_loop(
+                run_dir, G_args=c.G, D_args=c.D, G_opt_args=c.G_opt, D_opt_args=c.D_opt, G_loss_args=c.G_loss,
+                D_loss_args=c.D_loss, dataset_args=c.dataset, sched_args=c.sched, grid_args=c.grid,
+                metric_arg_list=metric_arg_list, tf_config=c.tf_config, resume_pkl=resume_pkl,
+                resume_kimg=FLAGS.resume_kimg, data_dir=data_dir, strategy=strategy, xla=FLAGS.xla,
+                seed=FLAGS.seed, stop_after_ticks=FLAGS.stop_after_ticks, **c.train)
+        except training_loop.NonFiniteLossError as e:
+            print("train.py: error: %s" % e, file=sys.stderr)
+            return 1
+        print("Done: %s" % final)
+    return 0
+
+
+def run():
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except (UsageError, FileNotFoundError) as e:
+            print("train.py: error: %s" % e, file=sys.stderr)
+            return 2
+    app.run(wrapped)
+
+
+if __name__ == "__main__":
+    run()
