@@ -1,0 +1,164 @@
+"""Export a StyleGAN generator as a TensorFlow SavedModel (for TF Serving, TFLite, TF.js, ...).
+
+    python export_savedmodel.py --network network-final.pkl --output_dir exported/ffhq
+    python export_savedmodel.py --network my.pkl --output_dir exported/mine --psi 0.5 --overwrite
+
+Signatures (all outputs uint8 NHWC images in [0, 255], noise fixed to the network's stored noise):
+  serving_default(latents float32 [N, latent_size]) -> {'images'}      truncated with --psi / --cutoff
+  truncated(latents, truncation_psi float32 [])  -> {'images'}         psi chosen per call (cutoff --cutoff)
+  mapping(latents) -> {'dlatents' float32 [N, num_layers, dlatent_size]}
+  synthesis(dlatents) -> {'images'}                                     for style mixing / truncation by hand
+Conditional generators (label_size > 0) take an extra 'labels' float32 [N, label_size] input.
+
+The directory is written under a temporary name and renamed when complete. It also holds
+`stylegan_export.json` (shapes, psi, cutoff, source pickle). See docs/figures.md.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from generate_figures import OneLineParser, fail, load_generator_or_fail, parse_psi, quiet_tensorflow
+
+UPFIRDN2D_IMPL_ENV = "STYLEGAN_TF_UPFIRDN2D_IMPL"  # see docs/networks.md, "Ops"
+
+
+def build_module(Gs, psi=0.7, cutoff=8, structure=None):
+    """A tf.Module holding Gs's variables with the serving functions; returns (module, signatures)."""
+    import numpy as np
+    import tensorflow as tf
+    import dnnlib.tflib as tflib
+
+    latent_size = Gs.input_shape[1]
+    label_size = Gs.input_shapes[1][1]
+    mapping, synthesis = Gs.components.mapping, Gs.components.synthesis
+    num_layers, dlatent_size = synthesis.input_shape[1], synthesis.input_shape[2]
+    run_kwargs = dict(randomize_noise=False, is_training=False, is_validation=False)
+    if structure:
+        run_kwargs["structure"] = structure
+    syn_kwargs = {k: v for k, v in run_kwargs.items() if k in ("randomize_noise", "structure")}
+    synthesis.find_var("lod").assign(Gs.get_var("lod"))  # as G_style does before every synthesis
+
+    def to_uint8(images):
+        return tflib.convert_images_to_uint8(images, nchw_to_nhwc=True)
+
+    def labels_or_none(labels):
+        return labels if label_size else None
+
+    module = tf.Module(name="stylegan_generator")
+    module.variables_list = list(Gs.vars.values())  # tracked: saved with the model
+
+    z_spec = tf.TensorSpec([None, latent_size], tf.float32, name="latents")
+    y_spec = [tf.TensorSpec([None, label_size], tf.float32, name="labels")] if label_size else []
+    w_spec = tf.TensorSpec([None, num_layers, dlatent_size], tf.float32, name="dlatents")
+    psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")
+
+    @tf.function(input_signature=[z_spec] + y_spec)
+    def serve(latents, labels=None):
+        images = Gs.get_output_for(latents, labels_or_none(labels), truncation_psi=psi, truncation_cutoff=cutoff,
+                                   **run_kwargs)
+        return {"images": to_uint8(images)}
+
+    # Keras refuses a tensor psi next to Python keyword arguments, so this one composes G_style's steps
+    # itself: mapping, lerp towards dlatent_avg on layers < cutoff (G_style's formula), synthesis.
+    avg_var = Gs.find_var("dlatent_avg")
+    truncated_layers = np.arange(num_layers)[np.newaxis, :, np.newaxis] < (num_layers if cutoff is None else cutoff)
+
+    @tf.function(input_signature=[z_spec, psi_spec] + y_spec)
+    def truncated(latents, truncation_psi, labels=None):
+        w = mapping.get_output_for(latents, labels_or_none(labels))
+        ones = np.ones(truncated_layers.shape, np.float32)
+        coefs = tf.where(truncated_layers, truncation_psi * ones, ones)
+        w = tflib.lerp(tf.cast(avg_var, w.dtype), w, coefs)
+        return {"images": to_uint8(synthesis.get_output_for(w, **syn_kwargs))}
+
+    @tf.function(input_signature=[z_spec] + y_spec)
+    def map_fn(latents, labels=None):
+        return {"dlatents": mapping.get_output_for(latents, labels_or_none(labels))}
+
+    @tf.function(input_signature=[w_spec])
+    def synth_fn(dlatents):
+        return {"images": to_uint8(synthesis.get_output_for(dlatents, **syn_kwargs))}
+
+    module.serve, module.truncated, module.mapping, module.synthesis = serve, truncated, map_fn, synth_fn
+    signatures = {"serving_default": serve, "truncated": truncated, "mapping": map_fn, "synthesis": synth_fn}
+    info = dict(format="stylegan-tf generator export 1", latent_size=latent_size, label_size=label_size,
+                num_layers=num_layers, dlatent_size=dlatent_size, resolution=Gs.output_shape[-1],
+                num_channels=Gs.output_shape[1], truncation_psi=psi, truncation_cutoff=cutoff,
+                structure=structure or "auto", signatures=sorted(signatures), output="uint8 NHWC [0, 255]",
+                noise="stored noise variables (randomize_noise=False)")
+    return module, signatures, info
+
+
+def export(Gs, output_dir, psi=0.7, cutoff=8, structure=None, overwrite=False, source=None):
+    """Write the SavedModel to `output_dir` atomically (temp dir + rename)."""
+    import tensorflow as tf
+    output_dir = os.path.abspath(output_dir)
+    parent = os.path.dirname(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    if os.path.exists(output_dir) and not overwrite:
+        raise FileExistsError("%s exists (use --overwrite)" % output_dir)
+    module, signatures, info = build_module(Gs, psi, cutoff, structure)
+    info["source"] = source
+    tmp = tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(output_dir) + ".")
+    try:
+        # Trace with the TensorFlow-ops implementation of upfirdn2d: a compiled custom op in the graph would
+        # make the SavedModel unloadable by TF Serving, converters and any process without our library.
+        saved_env = os.environ.get(UPFIRDN2D_IMPL_ENV)
+        os.environ[UPFIRDN2D_IMPL_ENV] = "ref"
+        try:
+            tf.saved_model.save(module, tmp, signatures=signatures)
+        finally:
+            if saved_env is None:
+                del os.environ[UPFIRDN2D_IMPL_ENV]
+            else:
+                os.environ[UPFIRDN2D_IMPL_ENV] = saved_env
+        with open(os.path.join(tmp, "stylegan_export.json"), "w") as f:
+            json.dump(info, f, indent=2)
+        if os.path.exists(output_dir):
+            old = tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(output_dir) + ".old.")
+            os.rmdir(old)
+            os.replace(output_dir, old)
+            os.replace(tmp, output_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def main(argv=None):
+    parser = OneLineParser(prog="export_savedmodel.py", description=__doc__,
+                           formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser.add_argument("--network", required=True, help="generator pickle, path or URL")
+    parser.add_argument("--output_dir", required=True, help="SavedModel directory to create")
+    parser.add_argument("--psi", type=parse_psi, default=0.7, help="truncation psi of serving_default (default: 0.7)")
+    parser.add_argument("--cutoff", type=int, default=8, help="truncate layers below this index (default: 8)")
+    parser.add_argument("--structure", choices=["auto", "fixed", "linear", "recursive"], default="auto",
+                        help="growing structure traced into the graph; 'fixed' (no tf.cond) suits converters "
+                             "best and equals the others for a fully grown network (lod 0). Default: the "
+                             "network's own")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output_dir")
+    parser.add_argument("--cache_dir", default=None, help="download cache for URLs")
+    args = parser.parse_args(argv)
+    if os.path.exists(args.output_dir) and not args.overwrite:
+        fail(parser.prog, "--output_dir %s already exists (use --overwrite)" % args.output_dir)
+
+    quiet_tensorflow()
+    Gs = load_generator_or_fail(parser.prog, "--network", args.network, args.cache_dir)
+    structure = None if args.structure == "auto" else args.structure
+    if structure == "fixed" and float(Gs.get_var("lod")) != 0:
+        fail(parser.prog, "--structure fixed: the network is not fully grown (lod %g)" % float(Gs.get_var("lod")))
+    info = export(Gs, args.output_dir, args.psi, args.cutoff, structure, args.overwrite, source=args.network)
+    print("Wrote %s: %dx%d generator, latents [N, %d] -> uint8 [N, %d, %d, %d]; signatures: %s"
+          % (args.output_dir, info["resolution"], info["resolution"], info["latent_size"], info["resolution"],
+             info["resolution"], info["num_channels"], ", ".join(info["signatures"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
