@@ -368,22 +368,24 @@ def build_parser():
         p.add_argument("--noise", choices=["seeded", "random", "stored"], default="seeded",
                        help="per-image noise: seeded (reproducible, default), random (TF), stored (fixed)")
     p = sub.add_parser("fig3", parents=[common, net], help="style mixing (%s)" % FILENAMES["fig3"])
-    p.add_argument("--src_seeds", type=parse_seeds, default=[639, 701, 687, 615, 2268], help="columns")
-    p.add_argument("--dst_seeds", type=parse_seeds, default=[888, 829, 1898, 1733, 1614, 845], help="rows")
+    p.add_argument("--src_seeds", type=parse_seeds, default=[639, 701, 687, 615, 2268],
+                   help="one column per seed (default: 639,701,687,615,2268)")
+    p.add_argument("--dst_seeds", type=parse_seeds, default=[888, 829, 1898, 1733, 1614, 845],
+                   help="one row per seed (default: 888,829,1898,1733,1614,845)")
     p.add_argument("--style_ranges", default=None,
                    help="per row: coarse, middle, fine or first-last layer, comma-separated (default: the "
                         "paper's coarse x3, middle x2, fine x1, spread over the rows)")
     p = sub.add_parser("fig4", parents=[common, net], help="noise detail (%s)" % FILENAMES["fig4"])
-    p.add_argument("--seeds", type=parse_seeds, default=[1157, 1012], help="one row per seed")
+    p.add_argument("--seeds", type=parse_seeds, default=[1157, 1012], help="one row per seed (default: 1157,1012)")
     p.add_argument("--num_samples", type=positive_int, default=100, help="noise realisations per seed (>= 5; "
                                                                          "default: 100)")
     p.add_argument("--noise", choices=["seeded", "random"], default="seeded",
                    help="seeded (reproducible, default) or random (TF)")
     p = sub.add_parser("fig5", parents=[common, net], help="noise components (%s)" % FILENAMES["fig5"])
-    p.add_argument("--seeds", type=parse_seeds, default=[1967, 1555], help="one column per seed")
+    p.add_argument("--seeds", type=parse_seeds, default=[1967, 1555], help="one column per seed (default: 1967,1555)")
     p.add_argument("--flips", type=parse_ints, default=[1], help="indices of the seeds to mirror (default: 1)")
     p = sub.add_parser("fig8", parents=[common, net], help="truncation trick (%s)" % FILENAMES["fig8"])
-    p.add_argument("--seeds", type=parse_seeds, default=[91, 388], help="one row per seed")
+    p.add_argument("--seeds", type=parse_seeds, default=[91, 388], help="one row per seed (default: 91,388)")
     p.add_argument("--psis", type=parse_psis, default=[1, 0.7, 0.5, 0, -0.5, -1],
                    help="one column per psi (default: 1,0.7,0.5,0,-0.5,-1)")
     p = sub.add_parser("all", parents=[common], help="every figure with its defaults")

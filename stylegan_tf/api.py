@@ -301,7 +301,8 @@ class Progress:
             self.label, self.done, self.total, rate, "took" if finished else "ETA",
             dnnlib.util.format_time(elapsed if finished else eta) if np.isfinite(eta) else "?")
         if self.tty:
-            self.stream.write("\r" + text + ("\n" if finished else ""))
+            self.width = max(getattr(self, "width", 0), len(text))
+            self.stream.write("\r" + text.ljust(self.width) + ("\n" if finished else ""))
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
