@@ -26,9 +26,9 @@ SCRIPT = textwrap.dedent(r"""
     assert mirrored.num_replicas_in_sync == 2
     stats = {}
     for label, strategy in [("default", None), ("mirrored", mirrored)]:
-        args = [dict(metric_base.fid1k, name="fid_test", num_images=32)]
+        args = [dict(metric_base.fid1k, name="fid_test", num_images=16)]
         if strategy is not None:
-            args.append(dict(metric_base.ppl_wend, num_samples=32))
+            args.append(dict(metric_base.ppl_wend, num_samples=16))
         group = metric_base.MetricGroup(args, inception=os.path.join(d, "inc.pb"), lpips=os.path.join(d, "lpips.npz"),
                                         cache_dir=os.path.join(d, "cache-" + label), strategy=strategy, seed=3,
                                         progress=False)
