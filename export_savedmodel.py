@@ -35,14 +35,16 @@ def build_module(Gs, psi=0.7, cutoff=8, structure=None):
     label_size = Gs.input_shapes[1][1]
     mapping, synthesis = Gs.components.mapping, Gs.components.synthesis
     num_layers, dlatent_size = synthesis.input_shape[1], synthesis.input_shape[2]
-    run_kwargs = dict(randomize_noise=False, is_training=False, is_validation=False)
+    syn_kwargs = dict(randomize_noise=False)
     if structure:
-        run_kwargs["structure"] = structure
-    syn_kwargs = {k: v for k, v in run_kwargs.items() if k in ("randomize_noise", "structure")}
+        syn_kwargs["structure"] = structure
     synthesis.find_var("lod").assign(Gs.get_var("lod"))  # as G_style does before every synthesis
 
     def to_uint8(images):
-        return tflib.convert_images_to_uint8(images, nchw_to_nhwc=True)
+        # tflib.convert_images_to_uint8(images, nchw_to_nhwc=True), with the clamp spelled as min/max
+        # (TFLite has no ClipByValue op); the values are the same.
+        images = tf.transpose(tf.cast(images, tf.float32), [0, 2, 3, 1]) * 127.5 + 128.0
+        return tf.cast(tf.minimum(tf.maximum(images, 0.0), 255.0), tf.uint8)
 
     def labels_or_none(labels):
         return labels if label_size else None
@@ -55,24 +57,29 @@ def build_module(Gs, psi=0.7, cutoff=8, structure=None):
     w_spec = tf.TensorSpec([None, num_layers, dlatent_size], tf.float32, name="dlatents")
     psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")
 
-    @tf.function(input_signature=[z_spec] + y_spec)
-    def serve(latents, labels=None):
-        images = Gs.get_output_for(latents, labels_or_none(labels), truncation_psi=psi, truncation_cutoff=cutoff,
-                                   **run_kwargs)
-        return {"images": to_uint8(images)}
-
-    # Keras refuses a tensor psi next to Python keyword arguments, so this one composes G_style's steps
-    # itself: mapping, lerp towards dlatent_avg on layers < cutoff (G_style's formula), synthesis.
+    # G_style's steps composed here (mapping, lerp towards dlatent_avg on layers < cutoff with G_style's
+    # formula, synthesis) rather than calling G: Keras refuses a tensor psi next to Python keyword arguments,
+    # and G's per-call `lod` assignment would leave a stateful op that converters cannot freeze.
     avg_var = Gs.find_var("dlatent_avg")
     truncated_layers = np.arange(num_layers)[np.newaxis, :, np.newaxis] < (num_layers if cutoff is None else cutoff)
 
+    def generate(latents, labels, truncation_psi):
+        w = mapping.get_output_for(latents, labels_or_none(labels))
+        if truncation_psi is not None:
+            ones = np.ones(truncated_layers.shape, np.float32)
+            coefs = tf.where(truncated_layers, truncation_psi * ones, ones)
+            w = tflib.lerp(tf.cast(avg_var, w.dtype), w, coefs)
+        return {"images": to_uint8(synthesis.get_output_for(w, **syn_kwargs))}
+
+    default_psi = None if psi is None or psi == 1 else psi
+
+    @tf.function(input_signature=[z_spec] + y_spec)
+    def serve(latents, labels=None):
+        return generate(latents, labels, default_psi)
+
     @tf.function(input_signature=[z_spec, psi_spec] + y_spec)
     def truncated(latents, truncation_psi, labels=None):
-        w = mapping.get_output_for(latents, labels_or_none(labels))
-        ones = np.ones(truncated_layers.shape, np.float32)
-        coefs = tf.where(truncated_layers, truncation_psi * ones, ones)
-        w = tflib.lerp(tf.cast(avg_var, w.dtype), w, coefs)
-        return {"images": to_uint8(synthesis.get_output_for(w, **syn_kwargs))}
+        return generate(latents, labels, truncation_psi)
 
     @tf.function(input_signature=[z_spec] + y_spec)
     def map_fn(latents, labels=None):
@@ -139,9 +146,9 @@ def main(argv=None):
     parser.add_argument("--psi", type=parse_psi, default=0.7, help="truncation psi of serving_default (default: 0.7)")
     parser.add_argument("--cutoff", type=int, default=8, help="truncate layers below this index (default: 8)")
     parser.add_argument("--structure", choices=["auto", "fixed", "linear", "recursive"], default="auto",
-                        help="growing structure traced into the graph; 'fixed' (no tf.cond) suits converters "
-                             "best and equals the others for a fully grown network (lod 0). Default: the "
-                             "network's own")
+                        help="growing structure traced into the graph. auto (default): 'fixed' (no tf.cond, "
+                             "converter-friendly, equal to the others at lod 0) for a fully grown network, the "
+                             "network's own otherwise")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output_dir")
     parser.add_argument("--cache_dir", default=None, help="download cache for URLs")
     args = parser.parse_args(argv)
@@ -150,8 +157,10 @@ def main(argv=None):
 
     quiet_tensorflow()
     Gs = load_generator_or_fail(parser.prog, "--network", args.network, args.cache_dir)
-    structure = None if args.structure == "auto" else args.structure
-    if structure == "fixed" and float(Gs.get_var("lod")) != 0:
+    structure = args.structure
+    if structure == "auto":
+        structure = "fixed" if float(Gs.get_var("lod")) == 0 else None
+    elif structure == "fixed" and float(Gs.get_var("lod")) != 0:
         fail(parser.prog, "--structure fixed: the network is not fully grown (lod %g)" % float(Gs.get_var("lod")))
     info = export(Gs, args.output_dir, args.psi, args.cutoff, structure, args.overwrite, source=args.network)
     print("Wrote %s: %dx%d generator, latents [N, %d] -> uint8 [N, %d, %d, %d]; signatures: %s"

@@ -50,6 +50,7 @@ def setup(tmp_path_factory):
     return tmp, pkl, Gs
 
 
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 def test_export_reload_parity(setup):
     tmp, pkl, Gs = setup
     out_dir = tmp / "model"
@@ -57,14 +58,16 @@ def test_export_reload_parity(setup):
     assert sorted(p for p in os.listdir(tmp) if p.startswith(".")) == []        # no temp dirs left
     info = json.loads((out_dir / "stylegan_export.json").read_text())
     assert info["resolution"] == 32 and info["latent_size"] == 16 and info["truncation_psi"] == 0.7
+    assert info["structure"] == "fixed"
     z = np.random.RandomState(0).randn(5, 16).astype(np.float32)
     np.save(tmp / "z.npy", z)
     subprocess.run([sys.executable, "-c", RELOAD, str(out_dir), str(tmp / "z.npy"), str(tmp / "out.npz")],
                    check=True, cwd=str(tmp), env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     out = np.load(tmp / "out.npz")
+    # Gs.run for the default; the API (equal to Gs.run, see test_api) for the other psi, saving G traces.
     ref = {"default": Gs.run(z, None, truncation_psi=0.7, randomize_noise=False, **U8),
-           "psi05": Gs.run(z, None, truncation_psi=0.5, randomize_noise=False, **U8),
-           "psi1": Gs.run(z, None, truncation_psi=1, randomize_noise=False, **U8)}
+           "psi05": api.generate(Gs, z, truncation_psi=0.5, truncation_cutoff=8, noise="stored"),
+           "psi1": api.generate(Gs, z, truncation_psi=1, noise="stored")}
     for key, expected in ref.items():
         got = out[key]
         assert got.dtype == np.uint8 and got.shape == (5, 32, 32, 3), key
@@ -73,6 +76,15 @@ def test_export_reload_parity(setup):
         assert diff.max() <= 1 and (diff == 0).mean() > 0.99, (key, diff.max(), (diff == 0).mean())
     np.testing.assert_allclose(out["dlatents"], api.map_latents(Gs, z), rtol=1e-5, atol=1e-5)
     assert np.abs(out["synth"].astype(int) - ref["psi1"].astype(int)).max() <= 1
+
+    # The same export converts to TFLite with built-in ops only (the fully grown network is traced with
+    # the 'fixed' structure: no tf.cond, no stateful ops besides variable reads).
+    import tensorflow as tf
+    m = tf.saved_model.load(str(out_dir))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([m.signatures["serving_default"]], m)
+    runner = tf.lite.Interpreter(model_content=converter.convert()).get_signature_runner()
+    got = runner(latents=z[:1])["images"]
+    assert got.shape == (1, 32, 32, 3) and np.abs(got.astype(int) - ref["default"][:1].astype(int)).max() <= 1
 
 
 def test_export_errors(setup, capsys):
