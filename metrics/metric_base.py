@@ -154,7 +154,7 @@ class MetricBase:
             try:
                 run_config = run_locator.parse_config_for_previous_run(run_dir)
             except (IOError, ValueError) as e:
-                if self._needs_reals():
+                if self._needs_reals() and self._dataset_args is None:
                     raise MetricError(str(e)) from None
                 run_config = {"dataset": {}, "train": {}}
             if self._dataset_args is None and run_config.get("dataset"):
@@ -325,6 +325,11 @@ class MetricGroup:
         for metric in self.metrics:
             out.update(metric.get_results())
         return out
+
+    @property
+    def latest_results(self):
+        """{'Metrics/<name><suffix>': value} of the last run (the official TensorBoard tag names)."""
+        return {"Metrics/" + key: value for key, value in self.get_results().items()}
 
     def update_autosummaries(self):
         for metric in self.metrics:

@@ -262,6 +262,7 @@ def test_metric_group_run_dir_config_cache_and_result_file(files, tmp_path):
     group2 = metric_base.MetricGroup(args, **common)
     group2.run(files["pkl"], run_dir=str(run_dir))  # statistics of the reals from the cache
     assert group2.get_results()["fid_test"] == pytest.approx(v1, rel=1e-6)
+    assert group2.latest_results == {"Metrics/fid_test": group2.get_results()["fid_test"]}
     lines = (run_dir / "metric-fid_test.txt").read_text().splitlines()
     assert len(lines) == 2 and all(RESULT_RE.match(l) and l.startswith("net   ") for l in lines)
     assert v1 > 0

@@ -1,0 +1,100 @@
+"""Metric throughput on this machine: images/s through Inception-v3 (FID) and LPIPS-VGG16 (PPL), and
+wall time of fid1k / ppl_wend_1k on a 64x64 StyleGAN generator.
+
+The real feature-network files cannot be downloaded here, so the networks have RANDOM weights at
+full size: a Keras Inception-v3 (299x299, 2048 pool features) frozen into a GraphDef with the 2015
+graph's tensor names (loaded through our GraphDef loader, the same path as the real file), and a
+full-width LPIPS-VGG16 .npz. Speed does not depend on the weight values; the metric values printed
+here are meaningless.
+
+    python bench/bench_metrics.py [--json out.jsonl] [--skip_wall]
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def timed_rate(fn, batch, min_time=10.0, warmup=2):
+    for _ in range(warmup):
+        fn()
+    n, start = 0, time.time()
+    while time.time() - start < min_time:
+        fn()
+        n += batch
+    return n / (time.time() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", default=None, help="append results as JSON lines")
+    parser.add_argument("--skip_wall", action="store_true", help="only the feature-network throughputs")
+    parser.add_argument("--min_time", type=float, default=10.0)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+    from metrics import feature_nets, metric_base, standins
+    results = dict(cpu_count=os.cpu_count(), tf=tf.__version__, load_avg_start=os.getloadavg()[0])
+    tmp = tempfile.mkdtemp(prefix="bench_metrics_")
+    inc_path = os.path.join(tmp, "inception_random.pb")
+    lpips_path = os.path.join(tmp, "lpips_random.npz")
+    standins.make_inception_graphdef(inc_path, full=True)
+    standins.make_lpips_weights(lpips_path, widths=1.0)
+    inception = feature_nets.load_inception(inc_path)
+    lpips = feature_nets.load_lpips(lpips_path)
+    rnd = np.random.RandomState(0)
+
+    # Inception: uint8 NCHW images (resized to 299 inside the graph), FID's minibatch of 8.
+    for res in [64, 256]:
+        x = tf.constant(rnd.randint(0, 256, [8, 3, res, res]).astype(np.uint8))
+        f = tf.function(lambda im: inception.features(im))
+        rate = timed_rate(lambda: f(x).numpy(), 8, args.min_time)
+        results["inception_img_per_s_%d" % res] = rate
+        print("Inception-v3 (random weights), %dx%d uint8 input, minibatch 8: %.1f images/s" % (res, res, rate), flush=True)
+
+    # LPIPS: pairs of images, PPL's minibatch of 16 pairs; 256x256 (the crop size of 512/1024 generators)
+    # and 32x32 (the crop of a 64x64 generator).
+    for res in [32, 256]:
+        a = tf.constant(rnd.uniform(0, 255, [16, 3, res, res]).astype(np.float32))
+        b = tf.constant(rnd.uniform(0, 255, [16, 3, res, res]).astype(np.float32))
+        f = tf.function(lambda p, q: lpips.distance(p, q))
+        rate = timed_rate(lambda: f(a, b).numpy(), 16, args.min_time)
+        results["lpips_pairs_per_s_%d" % res] = rate
+        print("LPIPS-VGG16 (random weights), %dx%d pairs, minibatch 16: %.1f pairs/s" % (res, res, rate), flush=True)
+
+    if not args.skip_wall:
+        from training.dataset_demo import get_demo_dataset
+        pkl = os.path.join(tmp, "G64.pkl")
+        import keras
+        import dnnlib.tflib as tflib
+        from training import misc
+        keras.utils.set_random_seed(0)
+        kw = dict(num_channels=3, resolution=64, fmap_base=2048)
+        G = tflib.Network("G", func_name="training.networks_stylegan.G_style", **kw)
+        D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kw)
+        misc.save_pkl((G, D, G.clone("Gs")), pkl)
+        data = get_demo_dataset(os.path.join(tmp, "data"), resolution=64)
+        common = dict(inception=inc_path, lpips=lpips_path, cache_dir=os.path.join(tmp, "cache"), seed=0, progress=True)
+        for name in ["fid1k", "ppl_wend_1k"]:
+            group = metric_base.MetricGroup([metric_base.get_metric_args(name)], **common)
+            start = time.time()
+            group.run(pkl, dataset_args=dict(tfrecord_dir=data, shuffle_mb=0), mirror_augment=False, log_results=True)
+            results["%s_wall_s" % name] = time.time() - start
+            print("%s on a 64x64 G_style (fmap_base 2048): %.1f s wall (incl. loading and tracing)"
+                  % (name, results["%s_wall_s" % name]), flush=True)
+    results["load_avg_end"] = os.getloadavg()[0]
+    print(json.dumps(results))
+    if args.json:
+        with open(args.json, "a") as f:
+            f.write(json.dumps(results) + "\n")
+
+
+if __name__ == "__main__":
+    main()
