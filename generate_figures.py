@@ -160,7 +160,6 @@ def load_generator_or_fail(prog, flag, path_or_url, cache_dir=None):
 
 
 def _resize(img, size, resample):
-    import PIL.Image
     return img.resize(size, resample) if img.size != tuple(size) else img
 
 
@@ -292,6 +291,7 @@ def draw_noise_detail(Gs, seeds, num_samples=100, noise="seeded", minibatch_size
 def draw_noise_components(Gs, seeds, flips=(1,), minibatch_size=8, progress=None):
     """Figure 5: per seed, a 2x2 of half images: noise on all layers | no noise (top), noise on fine layers
     only | coarse layers only (bottom). Stored noise, no truncation; images at `flips` are mirrored."""
+    import PIL.Image
     from stylegan_tf import api
     res = api.resolution(Gs)
     n = api.num_layers(Gs)
@@ -306,7 +306,6 @@ def draw_noise_components(Gs, seeds, flips=(1,), minibatch_size=8, progress=None
         flip = [f for f in flips if f < len(seeds)]
         images[flip] = images[flip, :, ::-1]
         per_range.append(images)
-    import PIL.Image
     canvas = PIL.Image.new("RGB", (res * len(seeds), res * 2), "white")
     h2 = res // 2
     for col in range(len(seeds)):
@@ -424,12 +423,12 @@ def _validate(prog, args, figure, Gs):
     from stylegan_tf import api
     res = api.resolution(Gs)
     if figure in UNCURATED:
+        if any(lod < 0 for lod in args.lods) or not args.lods:
+            fail(prog, "--lods: need one or more lods >= 0, got %s" % ",".join(map(str, args.lods)))
         try:
             uncurated_geometry(res, UNCURATED[figure][1], args.rows, args.lods)
         except ValueError as e:
             fail(prog, "--lods: %s" % e)
-        if any(lod < 0 for lod in args.lods) or not args.lods:
-            fail(prog, "--lods: need one or more lods >= 0, got %r" % (args.lods,))
         return sum(args.rows << lod for lod in args.lods)
     if figure == "fig3":
         n = api.num_layers(Gs)

@@ -131,6 +131,7 @@ def test_bad_input(pkl, tmp_path, capsys):
     assert "--style_ranges" in fails(capsys, ["fig3", "--network", pkl, "--dst_seeds", "1,2",
                                               "--style_ranges", "coarse", "--result_dir", str(out)])
     assert "--lods" in fails(capsys, ["fig2", "--network", pkl, "--lods", "0,6", "--result_dir", str(out)])
+    assert "--lods" in fails(capsys, ["fig2", "--network", pkl, "--lods=-1,0", "--result_dir", str(out)])
     assert "--flips" in fails(capsys, ["fig5", "--network", pkl, "--flips", "4", "--result_dir", str(out)])
     assert not out.exists()                                                   # nothing written
 
