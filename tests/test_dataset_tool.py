@@ -138,6 +138,16 @@ def test_grayscale_no_shuffle(tmp_path):
     assert_dataset(tmp_path / "ds", imgs)
 
 
+def test_worker_processes_with_tensorflow_loaded(tmp_path):
+    """In a process that already runs TensorFlow (like this one), worker processes still work."""
+    import tensorflow as tf
+    assert float(tf.reduce_sum(tf.ones([8, 8]))) == 64.0
+    imgs = rand_images(9, 3, 16, seed=13)
+    save_pngs(tmp_path / "src", imgs)
+    run("create_from_images", tmp_path / "ds", tmp_path / "src", "--workers", 2, "--quiet", 1)
+    assert_dataset(tmp_path / "ds", imgs[shuffled_order(9)])
+
+
 def test_official_layout_loads_and_compares(tmp_path):
     """A dataset written the way NVIDIA's tool writes it (TensorFlow protobuf, non-deterministic
     map order, labels via np.save) loads in our reader and equals ours record for record."""

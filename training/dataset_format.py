@@ -258,6 +258,12 @@ def write_direct(direct: dict, slot: int, levels) -> None:
         if n != size:
             raise DatasetError("image %d level %s: record of %d bytes, expected %d" % (slot, level.shape, n, size))
         offset = slot * size
+        if not hasattr(os, "pwritev"):  # pragma: no cover - platforms without pwritev
+            data = b"".join(parts)
+            while data:
+                written = os.pwrite(fd, data, offset)
+                data, offset = data[written:], offset + written
+            continue
         while parts:
             written = os.pwritev(fd, parts, offset)
             offset += written
@@ -897,8 +903,12 @@ def parallel_map(func, items, args=(), workers: int = None, chunk_size: int = 8,
             yield func(item, *args)
         return
     import multiprocessing as mp
-    # fork is cheapest, but not safe once TensorFlow (threads) is loaded in this process.
-    method = "fork" if "tensorflow" not in sys.modules and "fork" in mp.get_all_start_methods() else "spawn"
+    # fork: cheapest, and robust where spawn is not (spawn re-imports __main__, which fails for
+    # scripts read from stdin, and a Pool whose workers cannot start retries forever). The workers
+    # only run NumPy/Pillow code, never TensorFlow, so forking a process that has TensorFlow's
+    # threads running is safe for them. $STYLEGAN_DATASET_START_METHOD overrides the choice.
+    method = os.environ.get("STYLEGAN_DATASET_START_METHOD") or (
+        "fork" if "fork" in mp.get_all_start_methods() else "spawn")
     ctx = mp.get_context(method)
     if max_chunks_in_flight is None:
         max_chunks_in_flight = 2 * workers + 1
