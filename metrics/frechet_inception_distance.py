@@ -48,7 +48,6 @@ class FID(metric_base.MetricBase):
     def _evaluate(self, Gs, num_gpus):
         minibatch_size = num_gpus * self.minibatch_per_gpu
         dset = self._open_dataset(Gs)  # fails early on a missing dataset or a resolution mismatch
-        del dset
         inception = self._load_inception()
 
         # Statistics of the reals (cached; the cache key includes the feature network's checksum).
@@ -61,7 +60,7 @@ class FID(metric_base.MetricBase):
             run_reals = self._make_runner(lambda images: inception.features(images))
             activations = None
             progress = metric_base.Progress(self.name + " reals", self.num_images, enabled=self.progress)
-            for idx, images in enumerate(self._iterate_reals(minibatch_size, Gs)):
+            for idx, images in enumerate(self._iterate_reals(minibatch_size, Gs, dset)):
                 begin = idx * minibatch_size
                 end = min(begin + minibatch_size, self.num_images)
                 feats = run_reals(images)

@@ -269,6 +269,8 @@ class MetricBase:
             raise MetricError("%s needs a dataset: give --dataset (and --data_dir) or a run directory" % self.name)
         args = dict(self._dataset_args)
         args.setdefault("shuffle_mb", 0)
+        if args.get("class_name", "training.dataset.TFRecordDataset") == "training.dataset.TFRecordDataset":
+            args.setdefault("verify", False)  # do not read a whole (possibly 100+ GB) dataset to count records
         try:
             dset = dataset.load_dataset(data_dir=self._data_dir, **args)
         except (dataset.DatasetError, OSError, ValueError) as e:
@@ -280,8 +282,8 @@ class MetricBase:
                                   % (args.get("tfrecord_dir"), list(dset.shape), g_shape))
         return dset
 
-    def _iterate_reals(self, minibatch_size, Gs=None):
-        dset = self._open_dataset(Gs)
+    def _iterate_reals(self, minibatch_size, Gs=None, dset=None):
+        dset = dset if dset is not None else self._open_dataset(Gs)
         while True:
             images, _labels = dset.get_minibatch_np(minibatch_size)
             if self._mirror_augment:
