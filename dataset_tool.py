@@ -662,6 +662,8 @@ def execute_cmdline(argv):
         result = func(**kwargs)
     except DatasetError as e:
         error(e)
+    except OSError as e:  # disk full, permission denied, ...: still one line naming the file
+        error("%s: %s" % (e.filename, e.strerror) if e.filename else str(e))
     except KeyboardInterrupt:
         print("\nInterrupted; nothing was written.", file=sys.stderr, flush=True)
         sys.exit(130)

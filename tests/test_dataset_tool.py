@@ -432,6 +432,8 @@ def test_missing_and_empty_source(tmp_path):
     assert_error(tool("create_lsun", tmp_path / "ds", tmp_path / "nolmdb", ok=False), "nolmdb")
     assert_error(tool("create_from_hdf5", tmp_path / "ds", tmp_path / "x.h5", ok=False), "x.h5")
     assert not (tmp_path / "ds").exists()
+    (tmp_path / "afile").write_text("x")  # an output path that cannot be created: OS error, one line
+    assert_error(tool("create_demo", tmp_path / "afile" / "ds", ok=False), "afile")
 
 
 def test_size_shape_and_decode_errors(tmp_path):
