@@ -162,22 +162,25 @@ def random_noise(Gs, rnd):
     return [rnd.standard_normal(shape).astype(np.float32) for shape in noise_shapes(Gs)]
 
 
+def _assign_noise(variables, values, layers):
+    if len(values) != len(variables):
+        raise ValueError("expected noise for %d layers, got %d" % (len(variables), len(values)))
+    keep = set(range(len(variables))) if layers is None else {int(i) for i in layers}
+    for i, (var, value) in enumerate(zip(variables, values)):
+        value = np.asarray(value, np.float32)
+        if value.shape != tuple(var.shape):
+            raise ValueError("noise for layer %d has shape %s, expected %s" % (i, value.shape, tuple(var.shape)))
+        var.assign(value if i in keep else np.zeros_like(value))
+
+
 @contextlib.contextmanager
 def override_noise(Gs, noise=None, layers=None):
     """Within the block, the stored noise is `noise` (a list of arrays; None keeps the current values)
     multiplied by 1 on `layers` and 0 elsewhere (None = all layers). Restored on exit."""
     variables = noise_vars(Gs)
     saved = [var.numpy() for var in variables]
-    values = saved if noise is None else list(noise)
-    if len(values) != len(variables):
-        raise ValueError("expected noise for %d layers, got %d" % (len(variables), len(values)))
-    keep = set(range(len(variables))) if layers is None else {int(i) for i in layers}
     try:
-        for i, (var, value) in enumerate(zip(variables, values)):
-            value = np.asarray(value, np.float32)
-            if value.shape != tuple(var.shape):
-                raise ValueError("noise for layer %d has shape %s, expected %s" % (i, value.shape, tuple(var.shape)))
-            var.assign(value if i in keep else np.zeros_like(value))
+        _assign_noise(variables, saved if noise is None else list(noise), layers)
         yield
     finally:
         for var, value in zip(variables, saved):
@@ -234,14 +237,16 @@ def synthesize(Gs, dlatents, noise="stored", noise_layers=None, minibatch_size=8
     else:
         raise ValueError("noise must be 'random', 'stored', 'zero', a seed, a RandomState or a list of arrays, "
                          "got %r" % (noise,))
-    outputs = []
-    for i in range(num):
-        with override_noise(Gs, random_noise(Gs, rnd), noise_layers):
-            outputs.append(syn.run(dlatents[i:i + 1], randomize_noise=False, **kwargs))
-        if progress is not None:
-            progress(i + 1)
-    if not outputs:
+    if num == 0:
         return syn.run(dlatents, randomize_noise=False, **kwargs)
+    outputs = []
+    variables = noise_vars(Gs)
+    with override_noise(Gs):
+        for i in range(num):
+            _assign_noise(variables, random_noise(Gs, rnd), noise_layers)
+            outputs.append(syn.run(dlatents[i:i + 1], randomize_noise=False, **kwargs))
+            if progress is not None:
+                progress(i + 1)
     return np.concatenate(outputs)
 
 
