@@ -52,6 +52,12 @@ CONFIGS = {
     "sg128": dict(kind="stylegan", G=dict(num_channels=3, resolution=128, fmap_base=256, fmap_max=32,
                                           latent_size=32, dlatent_size=32, mapping_layers=2, mapping_fmaps=32),
                   D=dict(num_channels=3, resolution=128, fmap_base=256, fmap_max=32)),
+    # structure='fixed' given as a STATIC kwarg: the template graph then has no ToRGB/FromRGB of the
+    # lower lods, so neither do the networks' variables or pickles; only 'fixed' can run.
+    "sg32_fixed": dict(kind="stylegan", G=dict(num_channels=3, resolution=32, fmap_base=512, fmap_max=64,
+                                               latent_size=32, dlatent_size=32, mapping_layers=4, mapping_fmaps=32,
+                                               structure="fixed"),
+                       D=dict(num_channels=3, resolution=32, fmap_base=512, fmap_max=64, structure="fixed")),
     "pg32": dict(kind="progan", G=dict(num_channels=3, resolution=32, fmap_base=512, fmap_max=64),
                  D=dict(num_channels=3, resolution=32, fmap_base=512, fmap_max=64)),
     "pg32c_nofuse": dict(kind="progan", G=dict(num_channels=3, resolution=32, label_size=3, fmap_base=512, fmap_max=64,
@@ -114,7 +120,9 @@ def randomize(net, rng, np, tflib):
     tflib.set_vars(values)
 
 
-GRAD_CANDIDATES = 16
+GRAD_CANDIDATES = 32
+SENSITIVITY_DRAWS = 8
+SENSITIVITY_EPS = 1e-6  # relative input perturbation ~ the forward discrepancy of two float32 implementations
 
 
 def pick_inputs(net, labels, kwargs, draw, np, tf, tflib):
@@ -244,8 +252,10 @@ def dump_config(cfg_name, cfg, out_dir, seed, np, tf, tflib):
     def with_fused(kw, fused):
         return dict(kw, fused_scale=fused) if fused is not None else dict(kw)
 
-    for lod in LODS:
-        for structure in STRUCTURES:
+    static_fixed = cfg["G"].get("structure") == "fixed"
+    structures = ["fixed"] if static_fixed else STRUCTURES
+    for lod in ([0.0] if static_fixed else LODS):
+        for structure in structures:
             for fused in g_fused:
                 for trunc in (TRUNCATIONS if sg else [{}]):
                     record("Gs", g_in, lod, with_fused(dict(noise, structure=structure, **trunc), fused))
@@ -273,6 +283,8 @@ def dump_config(cfg_name, cfg, out_dir, seed, np, tf, tflib):
     grads = []
     grad_settings = [(0.0, "recursive", "auto" if sg else None), (1.3, "linear", True if sg else None),
                      (0.5, "recursive", False if sg else None)]
+    if static_fixed:
+        grad_settings = [(0.0, "fixed", "auto"), (0.0, "fixed", True)]
     lab = tf.constant(arrays["in/labels"])
     for gi, (lod, structure, fused) in enumerate(grad_settings):
         kw = with_fused(dict(structure=structure), fused)
@@ -282,23 +294,40 @@ def dump_config(cfg_name, cfg, out_dir, seed, np, tf, tflib):
             shape = arrays["in/" + in_name].shape
             draw = (lambda: rng.standard_normal(shape).astype(np.float32)) if in_name == "latents" else \
                 (lambda: smooth_images(rng, list(shape), np))
-            x_in, margin = pick_inputs(net, lab, dict(run_kw, structure="linear"), draw, np, tf, tflib)
+            probe_kw = dict(run_kw, structure="fixed" if static_fixed else "linear")  # linear: every branch evaluated
+            x_in, margin = pick_inputs(net, lab, probe_kw, draw, np, tf, tflib)
             in_key = "in/grad%d_%s" % (gi, in_name)
             arrays[in_key] = x_in
-            x = tf.constant(x_in)
+            x = tf.placeholder(tf.float32, x_in.shape)
             key = "grad/%d/%s" % (gi, net_key)
             out = net.get_output_for(x, lab, **run_kw)
             proj = arrays["in/G_proj" if net_key == "Gs" else "in/D_proj"]
             loss = tf.reduce_sum(out * proj) / MINIBATCH
             names = list(net.trainables)
             tvars = [net.trainables[n] for n in names]
-            fetch = dict(loss=loss, grads=tf.gradients(loss, tvars))
+            fetch = dict(out=out, grads=tf.gradients(loss, tvars))
             if net_key == "D":  # R1 = sum(dloss/dx ^ 2) / N -> d/d(trainables): second order
                 gx = tf.gradients(loss, [x])[0]
                 r1 = tf.reduce_sum(tf.square(gx)) / MINIBATCH
                 fetch.update(dx=gx, r1=r1, r1_grads=tf.gradients(r1, tvars, unconnected_gradients="zero"))
-            vals = tflib.run(fetch)
-            for what in ("loss", "dx", "r1"):
+            vals = tflib.run(fetch, {x: x_in})
+            # The official result's own float32 conditioning: how far each quantity moves when the
+            # inputs move by SENSITIVITY_EPS relative, about the forward discrepancy between two
+            # correct float32 implementations. Large where a leaky-ReLU input sits near its kink
+            # (measured: 9e-4 on d/dvars) or through R1's second-order terms at the minibatch-stddev
+            # sqrt (2e-4 with mbstd_group_size 2): agreement better than that cannot be asked for.
+            sensitivity = {}
+            for _ in range(SENSITIVITY_DRAWS):
+                x_p = (x_in * (1 + SENSITIVITY_EPS * rng.standard_normal(x_in.shape))).astype(np.float32)
+                vals_p = tflib.run(fetch, {x: x_p})
+                for what, k in (("out", "out"), ("d/dimages", "dx"), ("r1", "r1"), ("d/dvars", "grads"),
+                                ("d(r1)/dvars", "r1_grads")):
+                    if k in vals:
+                        a, b = [np.concatenate([np.ravel(t) for t in (v if isinstance(v, list) else [v])])
+                                for v in (vals[k], vals_p[k])]
+                        change = float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a))), 1e-30))
+                        sensitivity[what] = max(sensitivity.get(what, 0.0), change)
+            for what in ("out", "dx", "r1"):
                 if what in vals:
                     arrays["%s/%s" % (key, what)] = np.asarray(vals[what])
             for n, v in zip(names, vals["grads"]):
@@ -308,7 +337,7 @@ def dump_config(cfg_name, cfg, out_dir, seed, np, tf, tflib):
             grads.append(dict(key=key, net=net_key, lod=lod, kwargs=run_kw,
                               inputs=[in_key[3:], "labels"], proj="G_proj" if net_key == "Gs" else "D_proj",
                               loss="sum(out*proj)/N" + ("; r1=sum(dloss/dx^2)/N" if net_key == "D" else ""),
-                              lrelu_margin=margin, wrt=names))
+                              lrelu_margin=margin, sensitivity=sensitivity, wrt=names))
 
     arrays["manifest"] = np.array(json.dumps(dict(outputs=manifest, grads=grads)))
     np.savez_compressed(os.path.join(out_dir, "reference.npz"), **arrays)
