@@ -9,7 +9,8 @@ nf(res) = min(8192 / res * 2, 512), i.e. 512 up to 32x32, then 256, 128, ... 16 
   downfir    upfirdn2d(x, [1,3,3,1], down=2, pad=(1,1)) (general path; input res)
 'fwd' times y = op(x); 'fwdbwd' times y and dx = dL/dx for L = sum(y * dy) (the official custom
 gradients of blur/upscale/downscale call upfirdn2d again). Each is a tf.function traced with
-$STYLEGAN_TF_UPFIRDN2D_IMPL set to the impl; median wall time of repeated calls after a warm-up.
+$STYLEGAN_TF_UPFIRDN2D_IMPL set to the impl; best and median wall time of repeated calls (at least
+3, for at least --min_time seconds) after a warm-up call, including fetching the result.
 
 --nets G,D: forward+backward of dnnlib.tflib.Network('G', func_name='G_style', num_channels=3,
 resolution=64, fmap_base=2048) (grads of mean(G(z)) w.r.t. its trainables) and of D_basic with
@@ -19,6 +20,7 @@ Usage:
   python bench/bench_upfirdn2d.py [--ops blur,upscale,downscale] [--res 8,16,...,1024]
       [--modes fwd,fwdbwd] [--impls ref,custom] [--minibatch 8] [--max_elems 0]
       [--nets G,D] [--net_steps 5] [--min_time 1.0] [--json out.jsonl]
+  python bench/bench_upfirdn2d.py --report out.jsonl     (markdown tables for BENCHMARKS.md)
 --max_elems N > 0 lowers the channel count where minibatch*C*H*W would exceed N (reported).
 """
 
@@ -59,7 +61,8 @@ def nf(res):
 
 
 def timed(fn, min_time):
-    """Median seconds per call of fn() after one warm-up call (the trace is before that)."""
+    """(best, median) seconds per call of fn() and the number of calls, after one warm-up call (the
+    trace is before that). The best of several calls is the figure least disturbed by other load."""
     fn()
     times, start = [], time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < min_time and len(times) < 200):
@@ -67,7 +70,7 @@ def timed(fn, min_time):
         fn()
         times.append(time.perf_counter() - t0)
     times.sort()
-    return times[len(times) // 2], len(times)
+    return times[0], times[len(times) // 2], len(times)
 
 
 def with_impl(impl, fn):
@@ -96,6 +99,7 @@ def op_fn(name):
 
 
 def bench_ops(args, emit):
+    import numpy as np
     import tensorflow as tf
     for name in args.ops:
         fn = op_fn(name)
@@ -109,22 +113,39 @@ def bench_ops(args, emit):
             for mode in args.modes:
                 row = {}
                 for impl in args.impls:
+                    # autograph=False: nothing here needs it, and autograph's lambda conversion can
+                    # pick the wrong lambda from a dict literal.
                     if mode == "fwd":
-                        f = tf.function(fn)
+                        f = tf.function(fn, autograph=False)
                     else:
-                        @tf.function
+                        @tf.function(autograph=False)
                         def f(x, fn=fn):
                             with tf.GradientTape() as tape:
                                 tape.watch(x)
                                 y = fn(x)
                             return y, tape.gradient(y, x, output_gradients=dy)
-                    with_impl(impl, lambda: f(x))  # trace with this impl
-                    sec, n = timed(lambda: [t.numpy() for t in tf.nest.flatten(f(x))], args.min_time)
-                    row[impl] = sec
+                    try:
+                        with_impl(impl, lambda: f(x))  # trace with this impl
+                        best, median, n = timed(lambda: [t.numpy() for t in tf.nest.flatten(f(x))],
+                                                args.min_time)
+                    except Exception as e:  # e.g. a TF kernel refusing a shape: record it, go on
+                        emit(dict(kind="op", op=name, res=res, shape=[args.minibatch, c, in_res, in_res], mode=mode,
+                                  impl=impl, error=f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"))
+                        continue
+                    row[impl] = best
+                    outs = [t.numpy() for t in tf.nest.flatten(f(x))]
+                    if "ref_out" not in row:
+                        row["ref_out"], diff = outs, 0.0
+                    else:  # the impls must compute the same thing (float32 rounding)
+                        diff = max(float(np.abs(a - b).max() / max(1.0, np.abs(b).max()))
+                                   for a, b in zip(outs, row["ref_out"]))
                     emit(dict(kind="op", op=name, res=res, shape=[args.minibatch, c, in_res, in_res], mode=mode,
-                              impl=impl, ms=round(sec * 1e3, 3), calls=n))
+                              impl=impl, best_ms=round(best * 1e3, 3), median_ms=round(median * 1e3, 3), calls=n,
+                              rel_diff_vs_first=diff))
+                row.pop("ref_out", None)
                 if len(row) == 2 and "ref" in row and "custom" in row:
-                    print(f"  -> {name} {res} {mode}: custom is {row['ref'] / row['custom']:.2f}x ref", flush=True)
+                    print(f"  -> {name} {res} {mode}: custom is {row['ref'] / row['custom']:.2f}x as fast as ref (best)",
+                          flush=True)
 
 
 def bench_nets(args, emit):
@@ -155,20 +176,50 @@ def bench_nets(args, emit):
             t0 = time.perf_counter()
             with_impl(impl, lambda: step()[0].numpy())
             first = time.perf_counter() - t0
-            for _ in range(1):
-                step()[0].numpy()
+            step()[0].numpy()  # warm-up
             times = []
             for _ in range(args.net_steps):
                 t0 = time.perf_counter()
                 step()[0].numpy()
                 times.append(time.perf_counter() - t0)
-            sec = float(np.median(times))
+            best, median = float(np.min(times)), float(np.median(times))
             emit(dict(kind="net", net=net_name, res=64, fmap_base=2048, minibatch=mb, impl=impl,
-                      step_ms=round(sec * 1e3, 2), img_per_s=round(mb / sec, 1), steps=args.net_steps,
-                      first_step_s=round(first, 1)))
+                      best_step_ms=round(best * 1e3, 2), median_step_ms=round(median * 1e3, 2),
+                      img_per_s_best=round(mb / best, 1), steps=args.net_steps, first_step_s=round(first, 1)))
+
+
+def report(path):
+    """Markdown tables (best ms, ref / custom speed-up) from a --json file."""
+    recs = [json.loads(line) for line in open(path) if line.strip()]
+    ops = {}
+    for r in recs:
+        if r["kind"] == "op":
+            ops.setdefault((r["op"], r["res"], tuple(r["shape"])), {})[(r["mode"], r["impl"])] = \
+                r.get("best_ms", "failed")
+    print("| op | res | input [N, C, H, W] | fwd ref ms | fwd custom ms | fwd speed-up | fwd+bwd ref ms "
+          "| fwd+bwd custom ms | fwd+bwd speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (op, res, shape), m in ops.items():
+        cells = []
+        for mode in ("fwd", "fwdbwd"):
+            ref, cus = m.get((mode, "ref")), m.get((mode, "custom"))
+            num = [v if isinstance(v, float) else None for v in (ref, cus)]
+            cells += [f"{v:.2f}" if isinstance(v, float) else (v or "-") for v in (ref, cus)]
+            cells.append(f"{num[0] / num[1]:.2f}x" if None not in num else "-")
+        print(f"| {op} | {res} | {list(shape)} | " + " | ".join(cells) + " |")
+    nets = [r for r in recs if r["kind"] == "net"]
+    if nets:
+        print()
+        print("| network step (fwd+bwd, mb 8) | impl | best step ms | median step ms | img/s (best) |")
+        print("|---|---|---|---|---|")
+        for r in nets:
+            print(f"| {r['net']} 64x64 fmap_base 2048 | {r['impl']} | {r['best_step_ms']} | {r['median_step_ms']} "
+                  f"| {r['img_per_s_best']} |")
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--report":
+        return report(sys.argv[2])
     args = parse_args()
     import tensorflow as tf
     from stylegan_tf.ops import upfirdn2d as _  # noqa: F401

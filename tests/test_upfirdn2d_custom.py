@@ -23,10 +23,8 @@ def lib():
     cfg = custom.build_config()
     if not cfg["cxx_path"]:
         pytest.skip(f"no C++ compiler ({cfg['cxx']!r}) to build the custom op")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a failed build with a compiler present is a test failure
-        module = custom.load_upfirdn2d()
-    assert module is not None, custom._state["error"]
+    module = custom.load_upfirdn2d()
+    assert module is not None, custom._state["error"]  # a compiler is present: the build must work
     return module
 
 
@@ -224,3 +222,15 @@ def test_compile_error_is_reported(monkeypatch, tmp_path):
     with pytest.raises(custom.BuildError, match="simulated failure"):
         custom.build(root=str(tmp_path / "cache"))
     assert not any((tmp_path / "cache").rglob("*.so"))
+
+
+def test_cuda_kernel_only_with_nvcc_cuda_tf_and_gpu(monkeypatch):
+    """The CUDA kernel is compiled in only when nvcc, a CUDA build of TF and a GPU are all present."""
+    monkeypatch.setenv(custom.CUDA_ENV, "0")
+    assert custom.build_config()["nvcc"] is None
+    monkeypatch.delenv(custom.CUDA_ENV)
+    monkeypatch.setenv(custom.NVCC_ENV, "/nonexistent/nvcc")
+    assert custom.build_config()["nvcc"] is None
+    monkeypatch.delenv(custom.NVCC_ENV)
+    if not tf.config.list_physical_devices("GPU"):
+        assert custom.build_config()["nvcc"] is None  # CPU-only machine: CUDA skipped cleanly

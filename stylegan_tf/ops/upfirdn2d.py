@@ -59,6 +59,7 @@ def _device_type(x):
     return "CPU" if "CPU" in device.upper() else "GPU"
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python (build/load), also while tracing
 def _custom_module():
     from .custom import load_upfirdn2d
     return load_upfirdn2d()

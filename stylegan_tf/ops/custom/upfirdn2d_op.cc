@@ -114,50 +114,113 @@ inline void FilterRowAccumulate(const float* in, float* out, const AxisPlan& pla
   }
 }
 
-// Horizontal blur of one row, stride 1 and no resampling: all taps fused in one pass over the
-// interior (where every tap is valid), per-tap passes only on the short borders.
-inline bool FilterRowFused(const float* in, float* out, const AxisPlan& plan, const float* f,
-                           int out_w) {
-  if (plan.P != 1 || plan.S != 1) return false;
-  const std::vector<Tap>& taps = plan.phases[0];
-  const int nt = static_cast<int>(taps.size());
-  if (nt == 0 || nt > 8) return false;
-  int lo = 0, hi = out_w;
-  for (const Tap& tap : taps) { lo = std::max(lo, tap.m_lo); hi = std::min(hi, tap.m_hi); }
-  if (hi - lo < 16) return false;
-  // Borders: only positions outside [lo, hi).
-  std::fill(out, out + lo, 0.0f);
-  std::fill(out + hi, out + out_w, 0.0f);
-  for (const Tap& tap : taps) {
-    const float w = f[tap.t];
-    for (int m = tap.m_lo; m < std::min(lo, tap.m_hi); ++m) out[m] += w * in[m + tap.offset];
-    for (int m = std::max(hi, tap.m_lo); m < tap.m_hi; ++m) out[m] += w * in[m + tap.offset];
+// Interior of one phase: out[P*m] = sum_t w[t] * src[t][S*m] for m in [lo, hi), every tap valid,
+// all taps in one pass. NT, P and S are compile-time constants for the common cases so the loop
+// vectorises.
+template <int P, int S, int NT>
+inline void Interior(float* __restrict out, const float* const* src, const float* w, int lo, int hi) {
+  for (int m = lo; m < hi; ++m) {
+    float acc = w[0] * src[0][S * m];
+    for (int t = 1; t < NT; ++t) acc += w[t] * src[t][S * m];
+    out[P * m] = acc;
   }
-  float w[8];
-  const float* src[8];
-  for (int t = 0; t < nt; ++t) { w[t] = f[taps[t].t]; src[t] = in + taps[t].offset; }
-  float* __restrict o = out;
-  switch (nt) {
-#define STYLEGAN_TF_CASE(NT)                                             \
-    case NT:                                                             \
-      for (int m = lo; m < hi; ++m) {                                    \
-        float acc = w[0] * src[0][m];                                    \
-        for (int t = 1; t < NT; ++t) acc += w[t] * src[t][m];            \
-        o[m] = acc;                                                      \
-      }                                                                  \
-      break;
-    STYLEGAN_TF_CASE(1) STYLEGAN_TF_CASE(2) STYLEGAN_TF_CASE(3) STYLEGAN_TF_CASE(4)
-    STYLEGAN_TF_CASE(5) STYLEGAN_TF_CASE(6) STYLEGAN_TF_CASE(7) STYLEGAN_TF_CASE(8)
-#undef STYLEGAN_TF_CASE
-  }
-  return true;
 }
 
-inline void FilterRow(const float* in, float* out, const AxisPlan& plan, const float* f, int out_w) {
-  if (FilterRowFused(in, out, plan, f, out_w)) return;
-  std::fill(out, out + out_w, 0.0f);
-  FilterRowAccumulate(in, out, plan, f);
+inline void InteriorGeneric(float* __restrict out, const float* const* src, const float* w, int lo,
+                            int hi, int P, int S, int nt) {
+  for (int m = lo; m < hi; ++m) {
+    float acc = 0.0f;
+    for (int t = 0; t < nt; ++t) acc += w[t] * src[t][S * m];
+    out[P * m] = acc;
+  }
 }
+
+template <int P, int S>
+inline bool InteriorByTaps(float* out, const float* const* src, const float* w, int lo, int hi, int nt) {
+  switch (nt) {
+    case 1: Interior<P, S, 1>(out, src, w, lo, hi); return true;
+    case 2: Interior<P, S, 2>(out, src, w, lo, hi); return true;
+    case 3: Interior<P, S, 3>(out, src, w, lo, hi); return true;
+    case 4: Interior<P, S, 4>(out, src, w, lo, hi); return true;
+    case 5: Interior<P, S, 5>(out, src, w, lo, hi); return true;
+    case 6: Interior<P, S, 6>(out, src, w, lo, hi); return true;
+    case 7: Interior<P, S, 7>(out, src, w, lo, hi); return true;
+    case 8: Interior<P, S, 8>(out, src, w, lo, hi); return true;
+    default: return false;
+  }
+}
+
+constexpr int kMaxFusedTaps = 16;
+
+// out[0, out_w) = horizontal upfirdn of the row `in` with flipped weights `f`. Per phase: the
+// interior, where every tap of the phase reads inside the row, in one fused pass; the short
+// borders tap by tap.
+inline void FilterRow(const float* in, float* out, const AxisPlan& plan, const float* f, int out_w) {
+  const int P = plan.P, S = plan.S;
+  for (int phase = 0; phase < P; ++phase) {
+    const std::vector<Tap>& taps = plan.phases[phase];
+    const int count = plan.m_count[phase];
+    const int nt = static_cast<int>(taps.size());
+    float* o = out + phase;  // o[P * m]
+    if (nt == 0 || nt > kMaxFusedTaps) {
+      for (int m = 0; m < count; ++m) o[P * m] = 0.0f;
+      for (const Tap& tap : taps)
+        AxpyGeneric(o + P * tap.m_lo, in + S * tap.m_lo + tap.offset, f[tap.t], tap.m_hi - tap.m_lo, P, S);
+      continue;
+    }
+    int lo = 0, hi = count;
+    for (const Tap& tap : taps) { lo = std::max(lo, tap.m_lo); hi = std::min(hi, tap.m_hi); }
+    if (hi < lo) hi = lo;
+    // Borders [0, lo) and [hi, count), tap by tap.
+    for (int m = 0; m < lo; ++m) o[P * m] = 0.0f;
+    for (int m = hi; m < count; ++m) o[P * m] = 0.0f;
+    for (const Tap& tap : taps) {
+      const float w = f[tap.t];
+      for (int m = tap.m_lo; m < std::min(lo, tap.m_hi); ++m) o[P * m] += w * in[S * m + tap.offset];
+      for (int m = std::max(hi, tap.m_lo); m < tap.m_hi; ++m) o[P * m] += w * in[S * m + tap.offset];
+    }
+    if (hi <= lo) continue;
+    float w[kMaxFusedTaps];
+    const float* src[kMaxFusedTaps];
+    for (int t = 0; t < nt; ++t) { w[t] = f[taps[t].t]; src[t] = in + taps[t].offset; }
+    bool done = false;
+    if (P == 1 && S == 1) done = InteriorByTaps<1, 1>(o, src, w, lo, hi, nt);
+    else if (P == 2 && S == 1) done = InteriorByTaps<2, 1>(o, src, w, lo, hi, nt);
+    else if (P == 1 && S == 2) done = InteriorByTaps<1, 2>(o, src, w, lo, hi, nt);
+    if (!done) InteriorGeneric(o, src, w, lo, hi, P, S, nt);
+  }
+}
+
+// v[0, n) = sum_t w[t] * rows[t][0, n) in one pass (8 rows at a time beyond 8).
+template <int NT>
+inline void CombineRows(float* __restrict v, const float* const* rows, const float* w, int n) {
+  for (int i = 0; i < n; ++i) {
+    float acc = w[0] * rows[0][i];
+    for (int t = 1; t < NT; ++t) acc += w[t] * rows[t][i];
+    v[i] = acc;
+  }
+}
+
+inline void CombineRowsAny(float* __restrict v, const float* const* rows, const float* w, int nt, int n) {
+  switch (nt) {
+    case 1: CombineRows<1>(v, rows, w, n); return;
+    case 2: CombineRows<2>(v, rows, w, n); return;
+    case 3: CombineRows<3>(v, rows, w, n); return;
+    case 4: CombineRows<4>(v, rows, w, n); return;
+    case 5: CombineRows<5>(v, rows, w, n); return;
+    case 6: CombineRows<6>(v, rows, w, n); return;
+    case 7: CombineRows<7>(v, rows, w, n); return;
+    default: break;
+  }
+  CombineRows<8>(v, rows, w, n);
+  for (int t = 8; t < nt; ++t) {
+    const float wt = w[t];
+    const float* __restrict r = rows[t];
+    for (int i = 0; i < n; ++i) v[i] += wt * r[i];
+  }
+}
+
+constexpr int kMaxRowTaps = 256;  // kernel_h limit of the separable path (checked in the constructor)
 
 struct PlaneFilter {
   Upfirdn2dShape s;
@@ -172,18 +235,20 @@ struct PlaneFilter {
       const int phase = oy % plan_y.P, m = oy / plan_y.P;
       float* out_row = out + static_cast<long long>(oy) * OW;
       if (separable) {
-        bool any = false;
+        const float* rows[kMaxRowTaps];
+        float w[kMaxRowTaps];
+        int nt = 0;
         for (const Tap& tap : plan_y.phases[phase]) {
           if (m < tap.m_lo || m >= tap.m_hi) continue;
-          const float* row = in + static_cast<long long>(plan_y.S * m + tap.offset) * W;
-          const float w = fy[tap.t];
-          float* __restrict v = vrow;
-          if (!any) { for (int i = 0; i < W; ++i) v[i] = w * row[i]; }
-          else { for (int i = 0; i < W; ++i) v[i] += w * row[i]; }
-          any = true;
+          rows[nt] = in + static_cast<long long>(plan_y.S * m + tap.offset) * W;
+          w[nt++] = fy[tap.t];
         }
-        if (any) FilterRow(vrow, out_row, plan_x, fx.data(), OW);
-        else std::fill(out_row, out_row + OW, 0.0f);
+        if (nt == 0) {
+          std::fill(out_row, out_row + OW, 0.0f);
+        } else {
+          CombineRowsAny(vrow, rows, w, nt, W);
+          FilterRow(vrow, out_row, plan_x, fx.data(), OW);
+        }
       } else {
         std::fill(out_row, out_row + OW, 0.0f);
         for (const Tap& tap : plan_y.phases[phase]) {
@@ -223,6 +288,8 @@ class Upfirdn2dBase : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("pad_y1", &shape_.pad_y1));
     const size_t want = separable_ ? shape_.k_h + shape_.k_w
                                    : static_cast<size_t>(shape_.k_h) * shape_.k_w;
+    OP_REQUIRES(ctx, !separable_ || shape_.k_h <= 256,
+                tensorflow::errors::InvalidArgument("upfirdn2d: separable kernels are limited to 256 taps"));
     OP_REQUIRES(ctx, kernel_.size() == want,
                 tensorflow::errors::InvalidArgument("upfirdn2d: kernel has ", kernel_.size(),
                                                     " values, expected ", want));
