@@ -156,3 +156,13 @@ def test_load_generator(tmp_path, Gs):
     misc.save_pkl(D, str(tmp_path / "d.pkl"))
     with pytest.raises(ValueError, match="not a style-based generator"):
         api.load_generator(str(tmp_path / "d.pkl"))
+
+
+def test_package_import_is_light():
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, stylegan_tf; assert callable(stylegan_tf.truncate); "
+            "heavy = [m for m in ('tensorflow', 'keras', 'dnnlib') if m in sys.modules]; assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
