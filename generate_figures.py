@@ -89,7 +89,10 @@ def parse_seeds(text):
 
 def parse_seed(text):
     """A single seed (argparse type)."""
-    seeds = parse_seeds(text)
+    try:
+        seeds = parse_seeds(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError("cannot parse seed %r (expected an integer in [0, 2^32))" % text)
     if len(seeds) != 1:
         raise argparse.ArgumentTypeError("expected one seed, got %r" % text)
     return seeds[0]
