@@ -19,32 +19,35 @@ dataset/generator resolution mismatch, wrong checksum, ...) are reported in one 
 import os
 import sys
 
-from absl import app
 from absl import flags
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Network pickle (path or URL), or a run id / run directory (see --snapshot).")
-flags.DEFINE_string("snapshot", None, "Snapshot (kimg number, or a pickle path) of the run given by --network; default: latest.")
-flags.DEFINE_string("metrics", "fid50k", "Comma-separated metric names.")
-flags.DEFINE_string("dataset", None, "TFRecord dataset directory (relative to --data_dir); default: the run's configuration.")
-flags.DEFINE_string("data_dir", None, "Root directory of datasets.")
-flags.DEFINE_enum("mirror_augment", "auto", ["auto", "true", "false"], "Mirror the reals (auto: the run's setting, else false).")
-flags.DEFINE_integer("gpus", 1, "Number of GPUs (replicas of a MirroredStrategy).")
-flags.DEFINE_string("result_dir", "results", "Where run ids are looked up; results of a plain pickle go here too.")
+# Own FlagValues (not absl's global FLAGS): both scripts can be imported into one process.
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("network", None, "Network pickle (path or URL), or a run id / run directory (see --snapshot).", flag_values=FLAGS)
+flags.DEFINE_string("snapshot", None, "Snapshot (kimg number, or a pickle path) of the run given by --network; default: latest.", flag_values=FLAGS)
+flags.DEFINE_string("metrics", "fid50k", "Comma-separated metric names.", flag_values=FLAGS)
+flags.DEFINE_string("dataset", None, "TFRecord dataset directory (relative to --data_dir); default: the run's configuration.", flag_values=FLAGS)
+flags.DEFINE_string("data_dir", None, "Root directory of datasets.", flag_values=FLAGS)
+flags.DEFINE_enum("mirror_augment", "auto", ["auto", "true", "false"], "Mirror the reals (auto: the run's setting, else false).", flag_values=FLAGS)
+flags.DEFINE_integer("gpus", 1, "Number of GPUs (replicas of a MirroredStrategy).", flag_values=FLAGS)
+flags.DEFINE_string("result_dir", "results", "Where run ids are looked up; results of a plain pickle go here too.", flag_values=FLAGS)
 flags.DEFINE_string("cache_dir", None, "Cache for downloaded feature networks and real-image statistics "
-                    "(default $STYLEGAN_CACHE_DIR or ~/.cache/stylegan_tf).")
+                    "(default $STYLEGAN_CACHE_DIR or ~/.cache/stylegan_tf).", flag_values=FLAGS)
 flags.DEFINE_string("inception", None, "Inception-v3 2015-12-05 GraphDef (.pb or the official .tgz), path or URL "
-                    "(default: the official download URL).")
-flags.DEFINE_string("inception_sha256", None, "Expected SHA-256 of the --inception file.")
-flags.DEFINE_string("lpips", None, "LPIPS-VGG16 weights (.npz from metrics/convert_lpips.py), path or URL.")
-flags.DEFINE_string("lpips_sha256", None, "Expected SHA-256 of the --lpips file.")
+                    "(default: the official download URL).", flag_values=FLAGS)
+flags.DEFINE_string("inception_sha256", None, "Expected SHA-256 of the --inception file.", flag_values=FLAGS)
+flags.DEFINE_string("lpips", None, "LPIPS-VGG16 weights (.npz from metrics/convert_lpips.py), path or URL.", flag_values=FLAGS)
+flags.DEFINE_string("lpips_sha256", None, "Expected SHA-256 of the --lpips file.", flag_values=FLAGS)
 flags.DEFINE_string("ls_classifiers", None, "LS attribute classifiers: a directory or URL prefix holding "
-                    "celebahq-classifier-NN-<name>.pkl, or a comma list of pickles.")
-flags.DEFINE_string("ls_sha256", None, "Expected SHA-256s of the classifiers (comma list, same order).")
+                    "celebahq-classifier-NN-<name>.pkl, or a comma list of pickles.", flag_values=FLAGS)
+flags.DEFINE_string("ls_sha256", None, "Expected SHA-256s of the classifiers (comma list, same order).", flag_values=FLAGS)
 flags.DEFINE_integer("num_samples", None, "Override the number of images/samples of every metric "
-                     "(for quick checks; the metric is renamed <name>_n<N>).")
-flags.DEFINE_integer("seed", None, "Random seed of latents, noise and interpolation points (default: random).")
-flags.DEFINE_bool("progress", True, "Show a progress bar per metric.")
+                     "(for quick checks; the metric is renamed <name>_n<N>).", flag_values=FLAGS)
+flags.DEFINE_integer("seed", None, "Random seed of latents, noise and interpolation points (default: random).", flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Show a progress bar per metric.", flag_values=FLAGS)
+
+
+PROG_NAME = "run_metrics.py"
 
 
 class UsageError(Exception):
@@ -93,8 +96,7 @@ def _resolve_network():
         raise UsageError(str(e)) from None
 
 
-def run(argv=None):
-    del argv
+def run():
     import tensorflow as tf
     from metrics import metric_base
     from metrics.feature_nets import FeatureNetworkError
@@ -127,16 +129,31 @@ def run(argv=None):
     return 0
 
 
-def main(argv):
+def main(argv=None):
+    """Parse flags from argv (default sys.argv) and run; returns the exit code (0 ok, 1 error)."""
+    argv = list(sys.argv if argv is None else argv)
+    if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv[1:]):
+        print(__doc__)
+        print(FLAGS.get_help())
+        return 0
+    try:
+        FLAGS.unparse_flags()
+        rest = FLAGS(argv)
+    except flags.Error as e:
+        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
+        return 1
+    if len(rest) > 1:
+        sys.stderr.write("%s: error: unexpected arguments %s\n" % (PROG_NAME, " ".join(rest[1:])))
+        return 1
     from metrics.metric_base import MetricError
     from metrics.feature_nets import FeatureNetworkError
     try:
-        return run(argv)
+        return run()
     except (UsageError, MetricError, FeatureNetworkError) as e:
         sys.stdout.flush()
-        sys.stderr.write("run_metrics.py: error: %s\n" % str(e).replace("\n", " "))
-        sys.exit(1)
+        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
+        return 1
 
 
 if __name__ == "__main__":
-    app.run(main)
+    sys.exit(main())

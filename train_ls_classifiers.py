@@ -19,25 +19,28 @@ import os
 import sys
 import time
 
-from absl import app
 from absl import flags
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", None, "Labelled TFRecord dataset directory (relative to --data_dir).")
-flags.DEFINE_string("data_dir", None, "Root directory of datasets.")
-flags.DEFINE_string("result_dir", "classifiers", "Where the classifier pickles are written.")
-flags.DEFINE_string("attributes", None, "Comma-separated label columns to train (default: all, up to 40).")
-flags.DEFINE_integer("total_images", 150000, "Training images per classifier (paper: 150k).")
-flags.DEFINE_integer("minibatch", 8, "Minibatch size (paper: 8).")
-flags.DEFINE_float("lrate", 1e-3, "Adam learning rate (paper: 1e-3).")
-flags.DEFINE_float("beta1", 0.0, "Adam beta1.")
-flags.DEFINE_float("beta2", 0.99, "Adam beta2.")
-flags.DEFINE_float("threshold", 0.5, "Label > threshold means the attribute is present (fits 0/1 and -1/1 labels).")
-flags.DEFINE_bool("mirror_augment", False, "Random horizontal flips of the training images.")
-flags.DEFINE_integer("fmap_base", 8192, "D_paper fmap_base (official default 8192).")
-flags.DEFINE_integer("fmap_max", 512, "D_paper fmap_max (official default 512).")
-flags.DEFINE_integer("seed", 1000, "Random seed.")
-flags.DEFINE_bool("overwrite", False, "Retrain classifiers whose pickle exists.")
+# Own FlagValues (not absl's global FLAGS): both scripts can be imported into one process.
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("dataset", None, "Labelled TFRecord dataset directory (relative to --data_dir).", flag_values=FLAGS)
+flags.DEFINE_string("data_dir", None, "Root directory of datasets.", flag_values=FLAGS)
+flags.DEFINE_string("result_dir", "classifiers", "Where the classifier pickles are written.", flag_values=FLAGS)
+flags.DEFINE_string("attributes", None, "Comma-separated label columns to train (default: all, up to 40).", flag_values=FLAGS)
+flags.DEFINE_integer("total_images", 150000, "Training images per classifier (paper: 150k).", flag_values=FLAGS)
+flags.DEFINE_integer("minibatch", 8, "Minibatch size (paper: 8).", flag_values=FLAGS)
+flags.DEFINE_float("lrate", 1e-3, "Adam learning rate (paper: 1e-3).", flag_values=FLAGS)
+flags.DEFINE_float("beta1", 0.0, "Adam beta1.", flag_values=FLAGS)
+flags.DEFINE_float("beta2", 0.99, "Adam beta2.", flag_values=FLAGS)
+flags.DEFINE_float("threshold", 0.5, "Label > threshold means the attribute is present (fits 0/1 and -1/1 labels).", flag_values=FLAGS)
+flags.DEFINE_bool("mirror_augment", False, "Random horizontal flips of the training images.", flag_values=FLAGS)
+flags.DEFINE_integer("fmap_base", 8192, "D_paper fmap_base (official default 8192).", flag_values=FLAGS)
+flags.DEFINE_integer("fmap_max", 512, "D_paper fmap_max (official default 512).", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 1000, "Random seed.", flag_values=FLAGS)
+flags.DEFINE_bool("overwrite", False, "Retrain classifiers whose pickle exists.", flag_values=FLAGS)
+
+
+PROG_NAME = "train_ls_classifiers.py"
 
 
 class UsageError(Exception):
@@ -106,8 +109,7 @@ def _fmt_time(s):
     return dnnlib.util.format_time(max(s, 0))
 
 
-def run(argv=None):
-    del argv
+def run():
     from training import dataset, misc
     if FLAGS.dataset is None:
         raise UsageError("--dataset is required")
@@ -145,13 +147,29 @@ def run(argv=None):
     return 0
 
 
-def main(argv):
+def main(argv=None):
+    """Parse flags from argv (default sys.argv) and run; returns the exit code (0 ok, 1 error)."""
+    argv = list(sys.argv if argv is None else argv)
+    if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv[1:]):
+        print(__doc__)
+        print(FLAGS.get_help())
+        return 0
     try:
-        return run(argv)
+        FLAGS.unparse_flags()
+        rest = FLAGS(argv)
+    except flags.Error as e:
+        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
+        return 1
+    if len(rest) > 1:
+        sys.stderr.write("%s: error: unexpected arguments %s\n" % (PROG_NAME, " ".join(rest[1:])))
+        return 1
+    try:
+        return run()
     except UsageError as e:
-        sys.stderr.write("train_ls_classifiers.py: error: %s\n" % e)
-        sys.exit(1)
+        sys.stdout.flush()
+        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
+        return 1
 
 
 if __name__ == "__main__":
-    app.run(main)
+    sys.exit(main())

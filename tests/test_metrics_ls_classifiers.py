@@ -6,14 +6,11 @@ import pytest
 
 
 def _call(argv, capsys):
-    from absl import flags
+    """Run train_ls_classifiers.main in-process with the given flags; (exit code, stdout, stderr)."""
     import train_ls_classifiers
-    FLAGS = flags.FLAGS
-    FLAGS.unparse_flags()
-    FLAGS(["train_ls_classifiers.py"] + argv)
     capsys.readouterr()
     try:
-        code = train_ls_classifiers.main(["train_ls_classifiers.py"])
+        code = train_ls_classifiers.main(["train_ls_classifiers.py"] + argv)
     except SystemExit as e:
         code = e.code
     out = capsys.readouterr()

@@ -35,14 +35,10 @@ def env(tmp_path_factory):
 
 def _call(argv, capsys):
     """Run run_metrics.main in-process with the given flags; (exit code, stdout, stderr)."""
-    from absl import flags
     import run_metrics
-    FLAGS = flags.FLAGS
-    FLAGS.unparse_flags()
-    FLAGS(["run_metrics.py"] + argv)
     capsys.readouterr()
     try:
-        code = run_metrics.main(["run_metrics.py"])
+        code = run_metrics.main(["run_metrics.py"] + argv)
     except SystemExit as e:
         code = e.code
     out = capsys.readouterr()
