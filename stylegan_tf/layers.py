@@ -164,9 +164,10 @@ class WeightScope(Scope):
         super().__init__(name, **kwargs)
         self.weight = None
         self.bias = None
-        self.lrmul = lrmul
+        self.lrmul = np.float32(lrmul)
         if shape is not None:
-            init_std, self.runtime_coef = weight_init(shape, gain, use_wscale, lrmul)
+            init_std, runtime_coef = weight_init(shape, gain, use_wscale, lrmul)
+            self.runtime_coef = np.float32(runtime_coef)  # float32 multiply, as TF1 did with a Python float
             self.weight = self.variable("weight", shape, keras.initializers.RandomNormal(0.0, init_std))
         if bias_size is not None:
             self.add_bias_variable(bias_size)

@@ -48,6 +48,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def _umask_mode():
+    """Permissions a plainly created file gets (mkstemp's temp files are 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def load_pkl_from_file(file, source="<file>"):
     """Unpickle network(s) from an open binary file with the restricted unpickler."""
     try:
@@ -80,6 +87,7 @@ def save_pkl(obj, filename):
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, filename)
     except BaseException:
         if os.path.exists(tmp):
@@ -100,6 +108,7 @@ def write_text_atomic(filename, text):
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, filename)
     except BaseException:
         if os.path.exists(tmp):
@@ -164,6 +173,7 @@ def _save_pil_atomic(img, filename):
     try:
         with os.fdopen(fd, "wb") as f:
             img.save(f, format=fmt)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, filename)
     except BaseException:
         if os.path.exists(tmp):

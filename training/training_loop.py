@@ -2,7 +2,6 @@
 tf.distribute, Gs moving average, snapshots, TensorBoard summaries, resume and fault handling."""
 
 import glob
-import json
 import os
 import re
 import resource
@@ -82,8 +81,13 @@ def training_schedule(cur_nimg, training_set, num_gpus, lod_initial_resolution=4
 
 
 def setup_snapshot_image_grid(G, training_set, size="1080p", layout="random", seed=1000):
-    """Grid size, reals, labels and latents for the image snapshots (official sizes; random layout)."""
+    """Grid size, reals, labels and latents for the image snapshots (official sizes '1080p' / '4k',
+    or 'WxH'; random layout)."""
     gw, gh = 1, 1
+    if re.match(r"^\d+x\d+$", str(size)):
+        gw, gh = (int(v) for v in size.split("x"))
+    elif size not in ("1080p", "4k"):
+        raise ValueError("grid size %r: use '1080p', '4k' or 'WxH'" % (size,))
     if size == "1080p":
         gw = int(np.clip(1920 // G.output_shape[3], 3, 32))
         gh = int(np.clip(1080 // G.output_shape[2], 2, 32))
@@ -207,7 +211,7 @@ class Trainer:
         """Sum gradients over replicas and apply them; non-finite gradients are replaced by zeros
         (the official wrapper skips such an update; the loop then stops at the end of the tick)."""
         grads = self.strategy.extended.batch_reduce_to(
-            tf.distribute.ReduceOp.SUM, [(g, v) for g, v in zip(per_replica_grads, variables)])
+            tf.distribute.ReduceOp.SUM, [(g, getattr(v, "value", v)) for g, v in zip(per_replica_grads, variables)])
         ok = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
         grads = [tf.where(ok, g, tf.zeros_like(g)) for g in grads]
         opt.apply_gradients(zip(grads, variables))

@@ -1,0 +1,418 @@
+"""Training: schedule, losses, R1, process_reals, replicas, and train.py runs (resume, signals, faults)."""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dnnlib.tflib as tflib
+from stylegan_tf import rng
+from training import loss as loss_lib
+from training import misc
+from training.training_loop import PhaseView, process_reals, training_schedule
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ----------------------------------------------------------------------------
+# Schedule.
+
+
+class _Set:
+    def __init__(self, resolution):
+        self.resolution_log2 = int(np.log2(resolution))
+
+
+ONE_GPU = dict(lod_initial_resolution=8, minibatch_base=4,
+               minibatch_dict={4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4},
+               G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+               D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003})
+
+
+@pytest.mark.parametrize("kimg,lod,res,minibatch,lrate,tick", [
+    # Worked by hand from the official formula (FFHQ 1024, 1 GPU, lod_initial_resolution 8, 600/600 kimg).
+    (0, 7.0, 8, 128, 0.001, 140),
+    (599.9, 7.0, 8, 128, 0.001, 140),
+    (900, 6.5, 16, 128, 0.001, 120),
+    (1200, 6.0, 16, 128, 0.001, 120),
+    (2100, 5.5, 32, 64, 0.001, 100),
+    (6000, 2.0, 256, 8, 0.002, 40),
+    (7500, 1.0, 512, 4, 0.003, 30),
+    (7900, 1.0 - 100 / 600.0, 1024, 4, 0.003, 20),
+    (8000, 1.0 - 200 / 600.0, 1024, 4, 0.003, 20),
+    (25000, 0.0, 1024, 4, 0.003, 20),
+])
+def test_schedule_table(kimg, lod, res, minibatch, lrate, tick):
+    s = training_schedule(kimg * 1000, _Set(1024), num_gpus=1, **ONE_GPU)
+    assert np.isclose(s.lod, lod) and s.resolution == res and s.minibatch == minibatch
+    assert s.G_lrate == lrate and s.D_lrate == lrate and s.tick_kimg == tick
+
+
+def test_schedule_options():
+    s = training_schedule(0, _Set(256), num_gpus=8, minibatch_base=32, minibatch_dict={8: 256},
+                          max_minibatch_per_gpu={8: 16}, lod_initial_resolution=8)
+    assert s.minibatch == 128  # 256 capped at 16 per GPU
+    s = training_schedule(3000, _Set(256), num_gpus=3, minibatch_base=32, lod_initial_resolution=8,
+                          lrate_rampup_kimg=6)
+    assert s.minibatch == 30 and np.isclose(s.G_lrate, 0.0005)  # divisible by GPUs; half-way up the ramp
+    s = training_schedule(123456, _Set(64), num_gpus=1, lod_initial_resolution=64, lod_training_kimg=0,
+                          lod_transition_kimg=0)
+    assert s.lod == 0.0 and s.resolution == 64
+
+# ----------------------------------------------------------------------------
+# process_reals.
+
+
+def test_process_reals_fade_and_upscale():
+    x = np.random.RandomState(0).randint(0, 256, size=(2, 3, 8, 8)).astype(np.uint8)
+    y = process_reals(tf.constant(x), tf.constant(1.25), False, [0, 255], [-1, 1]).numpy()
+    assert y.shape == (2, 3, 16, 16)  # level 1 data, upscaled by 2**floor(lod)
+    f = x.astype(np.float32) * (2 / 255.0) - 1
+    box = f.reshape(2, 3, 4, 2, 4, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
+    expected = (f + (box - f) * 0.25).repeat(2, axis=2).repeat(2, axis=3)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    native = process_reals(tf.constant(x), tf.constant(1.25), False, [0, 255], [-1, 1], upscale=False).numpy()
+    np.testing.assert_allclose(native, f + (box - f) * 0.25, rtol=1e-5, atol=1e-5)
+    with rng.seed_scope(tf.constant([1, 2])):
+        mirrored = process_reals(tf.constant(np.repeat(x[:1], 64, axis=0)), tf.constant(0.0), True, [0, 255],
+                                 [-1, 1]).numpy()
+    flipped = np.array([np.array_equal(m, f[0, :, :, ::-1]) for m in mirrored])
+    kept = np.array([np.array_equal(m, f[0]) for m in mirrored])
+    assert np.all(flipped | kept) and 10 < flipped.sum() < 54
+
+# ----------------------------------------------------------------------------
+# Losses against direct computations.
+
+
+class LinearD:
+    """D(x) = <w, x> + b per sample: its input gradient is w, so R1 is |w|^2 in closed form."""
+    input_shapes = [[None, 3, 4, 4], [None, 0]]
+
+    def __init__(self, seed=0):
+        self.w = tf.constant(np.random.RandomState(seed).randn(1, 3, 4, 4).astype(np.float32))
+
+    def get_output_for(self, x, labels, **_):
+        return tf.reduce_sum(x * self.w, axis=[1, 2, 3])[:, None] + 0.5
+
+
+class ReshapeG:
+    """G(z) = z reshaped to an image."""
+    input_shapes = [[None, 48], [None, 0]]
+
+    def get_output_for(self, z, labels, **_):
+        return tf.reshape(z, [-1, 3, 4, 4])
+
+
+class NoLabels:
+    label_size = 0
+
+    def get_random_labels_tf(self, n):
+        return tf.zeros([n, 0])
+
+
+def run_loss(func, seed=(3, 4), **kwargs):
+    with rng.seed_scope(tf.constant(seed)):
+        return func(G=ReshapeG(), D=LinearD(), opt=None, training_set=NoLabels(), minibatch_size=4, **kwargs).numpy()
+
+
+def latents_of(seed=(3, 4)):
+    with rng.seed_scope(tf.constant(seed)):
+        return rng.normal([4, 48], batched=True).numpy()
+
+
+def test_losses_against_direct_computation():
+    D = LinearD()
+    w = D.w.numpy()
+    reals = np.random.RandomState(1).randn(4, 3, 4, 4).astype(np.float32)
+    labels = np.zeros([4, 0], np.float32)
+    fakes = latents_of().reshape(4, 3, 4, 4)
+    real_s = (reals * w).sum(axis=(1, 2, 3))[:, None] + 0.5
+    fake_s = (fakes * w).sum(axis=(1, 2, 3))[:, None] + 0.5
+    softplus = lambda v: np.log1p(np.exp(v))
+    kw = dict(reals=tf.constant(reals), labels=tf.constant(labels))
+    np.testing.assert_allclose(run_loss(loss_lib.G_logistic_nonsaturating), softplus(-fake_s), rtol=1e-5)
+    np.testing.assert_allclose(run_loss(loss_lib.G_logistic_saturating), -softplus(fake_s), rtol=1e-5)
+    np.testing.assert_allclose(run_loss(loss_lib.G_wgan), -fake_s, rtol=1e-5)
+    np.testing.assert_allclose(run_loss(loss_lib.D_logistic, **kw), softplus(fake_s) + softplus(-real_s), rtol=1e-5)
+    r1 = (w ** 2).sum()
+    simplegp = run_loss(loss_lib.D_logistic_simplegp, **kw)
+    assert simplegp.shape == (4, 4)  # the official [N, 1] + [N] broadcast
+    np.testing.assert_allclose(simplegp.mean(), (softplus(fake_s) + softplus(-real_s)).mean() + 5.0 * r1, rtol=1e-5)
+    r2 = run_loss(loss_lib.D_logistic_simplegp, r1_gamma=0.0, r2_gamma=2.0, **kw)
+    np.testing.assert_allclose(r2.mean(), (softplus(fake_s) + softplus(-real_s)).mean() + 1.0 * r1, rtol=1e-5)
+    lazy_on = run_loss(loss_lib.D_logistic_simplegp, r1_interval=4, penalty_step=True, **kw)
+    lazy_off = run_loss(loss_lib.D_logistic_simplegp, r1_interval=4, penalty_step=False, **kw)
+    np.testing.assert_allclose(lazy_on.mean(), (softplus(fake_s) + softplus(-real_s)).mean() + 4 * 5.0 * r1,
+                               rtol=1e-5)
+    np.testing.assert_allclose(lazy_off, softplus(fake_s) + softplus(-real_s), rtol=1e-5)
+    np.testing.assert_allclose(run_loss(loss_lib.D_wgan, **kw), fake_s - real_s + 0.001 * real_s ** 2, rtol=1e-5)
+    np.testing.assert_allclose(run_loss(loss_lib.D_hinge, **kw),
+                               np.maximum(0, 1 + fake_s) + np.maximum(0, 1 - real_s), rtol=1e-5)
+    norm = np.sqrt(r1)
+    gp = 10.0 * (norm - 1.0) ** 2  # linear D: the gradient at any mixed image is w
+    # The official [N, 1] + [N] broadcast again: [N, N], every column the same here.
+    wgan_gp = run_loss(loss_lib.D_wgan_gp, **kw)
+    assert wgan_gp.shape == (4, 4)
+    np.testing.assert_allclose(wgan_gp, np.broadcast_to(fake_s - real_s + gp + 0.001 * real_s ** 2, (4, 4)),
+                               rtol=1e-4)
+    np.testing.assert_allclose(run_loss(loss_lib.D_hinge_gp, **kw),
+                               np.broadcast_to(np.maximum(0, 1 + fake_s) + np.maximum(0, 1 - real_s) + gp, (4, 4)),
+                               rtol=1e-4)
+
+
+def test_r1_matches_finite_differences():
+    """R1 of a real (tiny) D: |d sum(D(x)) / dx|^2 per sample, checked by central differences (float64)."""
+    D = tflib.Network("D", func_name="D_basic", num_channels=1, resolution=8, fmap_base=32, fmap_max=8,
+                      mbstd_group_size=0, dtype="float64")
+    x = np.random.RandomState(2).randn(2, 1, 8, 8)
+    labels = tf.zeros([2, 0], tf.float64)
+    f = lambda v: float(tf.reduce_sum(D.get_output_for(tf.constant(v), labels)))
+    eps = 1e-5
+    numeric = np.zeros_like(x)
+    for idx in np.ndindex(*x.shape):
+        d = np.zeros_like(x)
+        d[idx] = eps
+        numeric[idx] = (f(x + d) - f(x - d)) / (2 * eps)
+    expected = (numeric ** 2).sum(axis=(1, 2, 3))
+    _, grads = loss_lib._input_gradients(D, tf.constant(x), labels, None)
+    np.testing.assert_allclose(loss_lib._sqnorm(D, grads).numpy(), expected, rtol=1e-3)  # float32 result
+    # At native phase resolution each pixel stands for 4**lod full-resolution pixels.
+    view = PhaseView(D, 1, native=True)
+    assert view.input_area_scale == 4.0
+    np.testing.assert_allclose(loss_lib._sqnorm(view, grads).numpy(), expected / 4.0, rtol=1e-3)
+
+
+# ----------------------------------------------------------------------------
+# Multi-replica equivalence (logical CPU devices must be set before TF starts: subprocess).
+
+REPLICA_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np, tensorflow as tf
+    n = int(sys.argv[1])
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    import dnnlib.tflib as tflib
+    from training.training_loop import Trainer, make_optimizer
+    strategy = tf.distribute.MirroredStrategy(["/cpu:%d" % i for i in range(n)]) if n > 1 else tf.distribute.get_strategy()
+    keras.utils.set_random_seed(5)
+    kw = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16, latent_size=16, dlatent_size=16,
+              mapping_fmaps=16, mapping_layers=2, style_mixing_prob=None, mbstd_group_size=0)
+    with strategy.scope():
+        G = tflib.Network("G", func_name="G_style", **kw)
+        D = tflib.Network("D", func_name="D_basic", **kw)
+        Gs = G.clone("Gs")
+        # epsilon 1: Adam ~ SGD here, so parameters with a zero true gradient (e.g. the bias before
+        # instance norm) do not turn float noise into +-lr steps that differ with the summation order.
+        G_opt = make_optimizer(list(G.trainables.values()), learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
+        D_opt = make_optimizer(list(D.trainables.values()), learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
+    # Non-zero noise strengths, so that the replicas' noise draws matter.
+    rnd = np.random.RandomState(0)
+    for name, var in G.vars.items():
+        if "Noise/weight" in name:
+            var.assign(rnd.randn(*var.shape).astype(np.float32) * 0.1)
+    class DS:
+        label_size = 0; dynamic_range = [0, 255]
+    trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, dict(func_name="training.loss.G_logistic_nonsaturating"),
+                      dict(func_name="training.loss.D_logistic_simplegp", r1_gamma=10.0), DS(), True, [-1, 1], 10.0)
+    reals = np.random.RandomState(6).randint(0, 256, size=(8, 3, 8, 8)).astype(np.uint8)
+    per = 8 // n
+    dist = strategy.experimental_distribute_values_from_function(
+        lambda ctx: tf.constant(reals[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per]))
+    labels = strategy.experimental_distribute_values_from_function(lambda ctx: tf.zeros([per, 0]))
+    D_step, G_step = trainer.steps(1)
+    lod = tf.constant(1.0)
+    before = {k: v.numpy() for k, v in D.vars.items()}
+    for i in range(2):
+        D_step(dist, labels, lod, tf.constant([7, 2 * i], tf.int64), tf.constant(per), tf.constant(0.9))
+        G_step(lod, tf.constant([7, 2 * i + 1], tf.int64), tf.constant(per))
+    after = {k: v.numpy() for k, v in list(G.vars.items()) + [("D/" + k, v) for k, v in D.vars.items()]
+             + [("Gs/" + k, v) for k, v in Gs.vars.items()]}
+    assert sum(np.abs(after["D/" + k] - v).max() > 1e-4 for k, v in before.items()) > 5, "D did not train"
+    np.savez(sys.argv[2], **after)
+""")
+
+
+def test_two_replicas_equal_one(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", REPLICA_SCRIPT, str(n), str(tmp_path / ("r%d.npz" % n))],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in (1, 2)]
+    logs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    one, two = (np.load(str(tmp_path / ("r%d.npz" % n))) for n in (1, 2))
+    assert set(one.files) == set(two.files) and len(one.files) > 10
+    for name in one.files:
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+# ----------------------------------------------------------------------------
+# train.py end to end.
+
+TINY = ["--set=G.fmap_base=64", "--set=G.fmap_max=16", "--set=G.latent_size=16", "--set=G.dlatent_size=16",
+        "--set=G.mapping_fmaps=16", "--set=G.mapping_layers=2", "--set=D.fmap_base=64", "--set=D.fmap_max=16",
+        "--set=sched.minibatch_base=8", "--set=sched.lod_initial_resolution=16",
+        "--set=sched.lod_training_kimg=0.1", "--set=sched.lod_transition_kimg=0.1",
+        "--set=sched.tick_kimg_base=0.1", "--set=grid.size='4x2'", "--set=train.network_snapshot_ticks=2"]
+
+
+def train(tmp_path, *args, check=True, **kwargs):
+    cmd = [sys.executable, os.path.join(ROOT, "train.py"), "--result_dir", str(tmp_path / "results")] + TINY + list(args)
+    return subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, check=check, **kwargs)
+
+
+def run_dirs(tmp_path):
+    root = tmp_path / "results"
+    return sorted(str(root / d) for d in os.listdir(root))
+
+
+def test_short_training_run(tmp_path):
+    res = train(tmp_path, "--total_kimg=0.3")
+    run_dir = run_dirs(tmp_path)[-1]
+    files = set(os.listdir(run_dir))
+    assert {"log.txt", "config.txt", "config.json", "reals.png", "fakes000000.png", "network-final.pkl",
+            "network-snapshot-000000.pkl"} <= files, files
+    assert any(f.startswith("events.out.tfevents") for f in files)
+    ticks = [line for line in res.stdout.splitlines() if line.startswith("tick ")]
+    assert len(ticks) >= 3 and "sec/kimg" in ticks[0] and "lod" in ticks[0]
+    G, D, Gs = misc.load_pkl(os.path.join(run_dir, "network-final.pkl"))
+    img = Gs.run(np.random.randn(2, 16).astype(np.float32), None, truncation_psi=0.7)
+    assert img.shape == (2, 3, 32, 32) and np.all(np.isfinite(img))
+    assert G.get_var("lod") == 0.0  # grew from 16x16 (lod 1) to 32x32
+    assert abs(G.get_var("dlatent_avg")).sum() > 0
+    losses = read_scalars(run_dir, "Loss/D")
+    assert len(losses) >= 3 and np.all(np.isfinite(losses)) and np.ptp(losses) > 1e-4
+    assert read_scalars(run_dir, "Loss/r1_penalty")
+    assert read_scalars(run_dir, "Progress/kimg")[-1] >= 0.3
+    from metrics.run_locator import parse_config_for_previous_run
+    cfg = parse_config_for_previous_run(run_dir)
+    assert cfg["dataset"]["tfrecord_dir"].endswith("demo-digits32") and cfg["train"]["total_kimg"] == 0.3
+
+
+def read_scalars(run_dir, tag):
+    from tensorflow.core.util import event_pb2
+    values = []
+    for f in sorted(os.listdir(run_dir)):
+        if f.startswith("events.out.tfevents"):
+            for raw in tf.data.TFRecordDataset(os.path.join(run_dir, f)):
+                ev = event_pb2.Event.FromString(raw.numpy())
+                for v in ev.summary.value:
+                    if v.tag == tag:
+                        values.append(float(tf.make_ndarray(v.tensor)))
+    return values
+
+
+def final_vars(run_dir):
+    G, D, Gs = misc.load_pkl(os.path.join(run_dir, "network-final.pkl"))
+    return {k: v.numpy() for net, p in ((G, "G/"), (D, "D/"), (Gs, "Gs/")) for k, v in
+            [(p + n, var) for n, var in net.vars.items()]}
+
+
+def test_resume_equivalence(tmp_path):
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    train(a, "--total_kimg=0.3")
+    train(b, "--total_kimg=0.3", "--stop_after_ticks=1")
+    first = run_dirs(b)[-1]
+    assert not os.path.exists(os.path.join(first, "network-final.pkl"))
+    res = train(b, "--total_kimg=0.3", "--resume=" + first)
+    assert "Loading networks from" in res.stdout
+    va, vb = final_vars(run_dirs(a)[-1]), final_vars(run_dirs(b)[-1])
+    assert set(va) == set(vb)
+    for name in va:
+        np.testing.assert_allclose(vb[name], va[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_sigterm_writes_snapshot_and_exits(tmp_path):
+    cmd = [sys.executable, os.path.join(ROOT, "train.py"), "--result_dir", str(tmp_path / "results"),
+           "--total_kimg=1000"] + TINY
+    proc = subprocess.Popen(cmd, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("tick 1 "):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=600)
+    lines.append(out)
+    assert proc.returncode == 0, "".join(lines)[-3000:]
+    run_dir = run_dirs(tmp_path)[-1]
+    snaps = sorted(f for f in os.listdir(run_dir) if f.startswith("network-snapshot-"))
+    assert len(snaps) >= 2 or "Stopped at tick" in "".join(lines)
+    assert "Stopped at tick" in "".join(lines)
+    misc.load_pkl(os.path.join(run_dir, snaps[-1]))
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from training import misc
+    class Slow:
+        def __reduce__(self):
+            print("writing", flush=True)
+            time.sleep(60)
+            return (dict, ())
+    misc.save_pkl(({"big": b"x" * (1 << 20)}, Slow()), sys.argv[1])
+""")
+
+
+def test_kill_during_snapshot_keeps_previous(tmp_path):
+    path = tmp_path / "network-snapshot-000010.pkl"
+    misc.save_pkl({"good": np.arange(5)}, str(path))
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.kill()
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    with open(path, "rb") as f:
+        assert np.array_equal(pickle.load(f)["good"], np.arange(5))
+    # The interrupted temp file is hidden and never taken for a snapshot.
+    from training.training_loop import locate_latest_snapshot
+    assert locate_latest_snapshot(str(tmp_path)) == str(path)
+
+
+def test_train_py_bad_flags(tmp_path):
+    res = train(tmp_path, "--config=nonexistent", check=False)
+    assert res.returncode == 2 and "unknown preset 'nonexistent'" in res.stderr
+    res = train(tmp_path, "--dataset=missing", check=False)
+    assert res.returncode == 2 and "no such TFRecord directory" in res.stderr
+    res = train(tmp_path, "--resume=" + str(tmp_path / "nowhere"), check=False)
+    assert res.returncode == 2 and "nowhere" in res.stderr
+    res = train(tmp_path, "--set=G.fmap_base", check=False)
+    assert res.returncode == 2 and "group.key=value" in res.stderr
+    assert not os.path.exists(tmp_path / "results") or not os.listdir(tmp_path / "results")
+
+
+def _free_ports(n):
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multiworker_two_local_processes(tmp_path):
+    """MultiWorkerMirroredStrategy from TF_CONFIG: two processes on 127.0.0.1 train together; the chief writes."""
+    import json
+    ports = _free_ports(2)
+    cluster = {"worker": ["127.0.0.1:%d" % p for p in ports]}
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        cmd = [sys.executable, os.path.join(ROOT, "train.py"), "--multiworker", "--total_kimg=0.1",
+               "--result_dir", str(tmp_path / "results")] + TINY
+        procs.append(subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][-2000:] + outs[1][-2000:]
+    dirs = run_dirs(tmp_path)
+    assert len(dirs) == 1  # only the chief (worker 0) makes a run directory
+    assert "minibatch 8" in outs[0] and os.path.isfile(os.path.join(dirs[0], "network-final.pkl"))
+    cfg = json.load(open(os.path.join(dirs[0], "config.json")))
+    assert cfg["num_gpus"] == 2
