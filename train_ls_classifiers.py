@@ -80,7 +80,8 @@ def train_classifier(dset, attrib_idx, total_images, minibatch=8, lrate=1e-3, be
             two_way = tf.concat([logits, -logits], axis=1)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target, logits=two_way))
         grads = tape.gradient(loss, variables)
-        opt.apply_gradients(zip(grads, variables))
+        # The lower-resolution FromRGB layers are unused at lod 0 (the classifier sees full-resolution images).
+        opt.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
         correct = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(two_way, axis=1, output_type=tf.int32), target), tf.float32))
         return loss, correct
 
