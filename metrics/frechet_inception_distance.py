@@ -39,9 +39,11 @@ class FID(metric_base.MetricBase):
         return True
 
     def _load_inception(self):
+        args = self.feature_args
         try:
-            return feature_nets.load_inception(self.feature_args.inception, cache_dir=self.cache_dir,
-                                               sha256=self.feature_args.inception_sha256)
+            return self._cached_feature_net(
+                ("inception", args.inception, args.inception_sha256),
+                lambda: feature_nets.load_inception(args.inception, cache_dir=self.cache_dir, sha256=args.inception_sha256))
         except feature_nets.FeatureNetworkError as e:
             raise metric_base.MetricError(str(e)) from None
 

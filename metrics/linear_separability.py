@@ -92,8 +92,11 @@ class LS(metric_base.MetricBase):
             paths = feature_nets.resolve_classifiers(self.feature_args.ls_classifiers, self.attrib_indices)
             sums = self.feature_args.ls_sha256
             sums = sums.split(",") if isinstance(sums, str) else (sums or [None] * len(paths))
-            with strategy.scope():
-                return [feature_nets.load_classifier(p, cache_dir=self.cache_dir, sha256=s) for p, s in zip(paths, sums)]
+            def load():
+                with strategy.scope():
+                    return [feature_nets.load_classifier(p, cache_dir=self.cache_dir, sha256=s)
+                            for p, s in zip(paths, sums)]
+            return self._cached_feature_net(("ls", tuple(paths), tuple(sums), id(strategy)), load)
         except feature_nets.FeatureNetworkError as e:
             raise metric_base.MetricError(str(e)) from None
 

@@ -208,6 +208,15 @@ class MetricBase:
     def _evaluate(self, Gs, num_gpus):
         raise NotImplementedError  # overridden by subclasses
 
+    def _cached_feature_net(self, key, loader):
+        """A feature network loaded once per metric object (the training loop re-runs the same
+        MetricGroup after every snapshot); `key` identifies the file and expected checksum."""
+        cache = self.__dict__.setdefault("_feature_net_cache", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = loader()
+        return cache[key]
+
     def _needs_reals(self):
         return False
 

@@ -93,7 +93,9 @@ class PPL(metric_base.MetricBase):
             raise metric_base.MetricError("%s needs LPIPS-VGG16 weights: give --lpips (an .npz made by "
                                           "python -m metrics.convert_lpips, see docs/metrics.md)" % self.name)
         try:
-            return feature_nets.load_lpips(spec, cache_dir=self.cache_dir, sha256=self.feature_args.lpips_sha256)
+            sha = self.feature_args.lpips_sha256
+            return self._cached_feature_net(("lpips", spec, sha),
+                                            lambda: feature_nets.load_lpips(spec, cache_dir=self.cache_dir, sha256=sha))
         except feature_nets.FeatureNetworkError as e:
             raise metric_base.MetricError(str(e)) from None
 

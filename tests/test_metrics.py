@@ -259,12 +259,15 @@ def test_metric_group_run_dir_config_cache_and_result_file(files, tmp_path):
     v1 = group.get_results()["fid_test"]
     cached = os.listdir(tmp_path / "cache")
     assert len(cached) == 1 and cached[0].endswith("-fid_test-digits.pkl")
+    inception = group.metrics[0]._load_inception()
+    group.run(files["pkl"], run_dir=str(run_dir))  # same object again: the feature network is reused
+    assert group.metrics[0]._load_inception() is inception
     group2 = metric_base.MetricGroup(args, **common)
     group2.run(files["pkl"], run_dir=str(run_dir))  # statistics of the reals from the cache
     assert group2.get_results()["fid_test"] == pytest.approx(v1, rel=1e-6)
     assert group2.latest_results == {"Metrics/fid_test": group2.get_results()["fid_test"]}
     lines = (run_dir / "metric-fid_test.txt").read_text().splitlines()
-    assert len(lines) == 2 and all(RESULT_RE.match(l) and l.startswith("net   ") for l in lines)
+    assert len(lines) == 3 and all(RESULT_RE.match(l) and l.startswith("net   ") for l in lines)
     assert v1 > 0
 
 
