@@ -159,7 +159,9 @@ def test_auto_and_xla_selection(lib, monkeypatch):
     assert ufd._resolve_impl(None, x, k, one, one) == "ref"
     monkeypatch.setenv(ufd.IMPL_ENV_VAR, "custom")
     assert ufd._resolve_impl(None, x, k, one, one) == "custom"
-    assert ufd._resolve_impl("custom", tf.zeros([1, 2, 64, 64], tf.float64), k, one, one) == "ref"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the once-per-cause fallback warning
+        assert ufd._resolve_impl("custom", tf.zeros([1, 2, 64, 64], tf.float64), k, one, one) == "ref"
     with pytest.raises(ValueError):
         ufd._resolve_impl("cuda", x, k, one, one)
     # Under XLA: 'auto' and even a forced 'custom' run 'ref' (custom ops are not XLA-compilable).
@@ -234,3 +236,20 @@ def test_cuda_kernel_only_with_nvcc_cuda_tf_and_gpu(monkeypatch):
     monkeypatch.delenv(custom.NVCC_ENV)
     if not tf.config.list_physical_devices("GPU"):
         assert custom.build_config()["nvcc"] is None  # CPU-only machine: CUDA skipped cleanly
+
+
+def test_auto_table_cases_and_thresholds(lib, monkeypatch):
+    monkeypatch.delenv(ufd.IMPL_ENV_VAR, raising=False)
+    pads = ufd._parse_padding
+    assert ufd._case(np.ones([2, 2]), (2, 2), (1, 1), pads((1, 0))) == "nearest"  # upscale2d
+    assert ufd._case(np.full([2, 2], 0.25), (1, 1), (2, 2), pads(0)) == "box"  # downscale2d
+    assert ufd._case(np.ones([3, 3]), (1, 1), (1, 1), pads(1)) == "filter"  # blur2d
+    assert ufd._case(np.array([1.0, 3.0, 3.0, 1.0]), (2, 2), (1, 1), pads((2, 1))) == "up"
+    assert ufd._case(np.array([1.0, 3.0, 3.0, 1.0]), (1, 1), (2, 2), pads(1)) == "down"
+    assert ufd._case(np.ones([2]), (2, 2), (2, 2), pads(0)) == "updown"
+    monkeypatch.setattr(ufd, "AUTO_TABLE", {("CPU", "filter"): 32 * 32})
+    k, one, p = np.ones([3]), (1, 1), pads(1)
+    assert ufd._resolve_impl("auto", tf.zeros([1, 1, 32, 32]), k, one, one, p) == "custom"
+    assert ufd._resolve_impl("auto", tf.zeros([1, 1, 16, 16]), k, one, one, p) == "ref"
+    assert ufd._resolve_impl("auto", tf.zeros([1, 1, 32, 32]), k, (2, 2), one, p) == "ref"  # 'up': not listed
+    assert ufd._resolve_impl("custom", tf.zeros([1, 1, 8, 8]), k, (2, 2), one, p) == "custom"

@@ -25,14 +25,17 @@ _IMPLS = ("auto", "ref", "custom")
 
 
 # 'auto': (device type, case) -> smallest output plane (H * W pixels) from which 'custom' was
-# measured faster than 'ref' (bench/bench_upfirdn2d.py; BENCHMARKS.md, "upfirdn2d: ref vs
-# custom"). Cases: 'filter' (up = down = 1), 'up', 'down', 'updown'. Anything not listed (GPU: not
+# measured faster than 'ref' for forward+backward (bench/bench_upfirdn2d.py; BENCHMARKS.md,
+# "upfirdn2d: ref vs custom"). Cases: 'nearest' / 'box' (the kernels for which 'ref' has its
+# tile / average-pool fast paths: StyleGAN v1's upscale2d and downscale2d), 'filter' (up = down
+# = 1, e.g. blur2d), 'up', 'down' (any other kernel). Anything not listed ('updown', GPUs: not
 # measured), anything under XLA and dtypes other than float16/float32 run 'ref'.
 AUTO_TABLE = {
-    ("CPU", "filter"): 64 * 64,
-    ("CPU", "up"): 64 * 64,
-    ("CPU", "down"): 64 * 64,
-    ("CPU", "updown"): 64 * 64,
+    ("CPU", "filter"): 16 * 16,
+    ("CPU", "up"): 0,
+    ("CPU", "down"): 0,
+    ("CPU", "nearest"): 256 * 256,
+    ("CPU", "box"): 128 * 128,
 }
 CUSTOM_DTYPES = (tf.float16, tf.float32)
 CUSTOM_MAX_TAPS = 256  # the CUDA kernel's limit; larger kernels run 'ref'
@@ -45,7 +48,15 @@ def _warn_once(key, message):
         warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
-def _case(up, down):
+def _case(k, up, down, pads):
+    """The AUTO_TABLE case of a call (see there)."""
+    if k is not None and (up != (1, 1) or down != (1, 1)):
+        const = _constant_square_kernel(k)
+        if const is not None and pads == (const[0] - 1, 0, const[0] - 1, 0) and up == (const[0],) * 2 \
+                and down == (1, 1):
+            return "nearest"
+        if const is not None and pads == (0, 0, 0, 0) and down == (const[0],) * 2 and up == (1, 1):
+            return "box"
     if up == (1, 1):
         return "filter" if down == (1, 1) else "down"
     return "up" if down == (1, 1) else "updown"
@@ -109,7 +120,7 @@ def _resolve_impl(impl, x=None, k=None, up=(1, 1), down=(1, 1), pads=(0, 0, 0, 0
                        f"and kernels up to {CUSTOM_MAX_TAPS} taps; using impl='ref' for {dtype.name}")
         return "ref"
     if not forced:
-        threshold = AUTO_TABLE.get((_device_type(x), _case(up, down)))
+        threshold = AUTO_TABLE.get((_device_type(x), _case(k, up, down, pads)))
         if threshold is None or _out_pixels(x, k, up, down, pads) < threshold:
             return "ref"
     return "custom" if _custom_module() is not None else "ref"
