@@ -286,3 +286,34 @@ def test_run_locator(tmp_path):
     assert cfg["dataset"] == {"tfrecord_dir": "ffhq", "max_label_size": "full"} and cfg["train"]["mirror_augment"]
     with pytest.raises(IOError):
         run_locator.locate_run_dir(99, str(tmp_path))
+
+
+def test_url_download_cache_and_checksum_record(files, tmp_path):
+    """A feature network given by URL is downloaded once into the cache; its SHA-256 is recorded on
+    first download and a later change of the cached copy is caught."""
+    import functools
+    import http.server
+    import threading
+    serve_dir = tmp_path / "www"
+    serve_dir.mkdir()
+    (serve_dir / "inception.pb").write_bytes(open(files["inception"], "rb").read())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve_dir))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = "http://127.0.0.1:%d/inception.pb" % server.server_address[1]
+        cache = tmp_path / "cache"
+        inc = feature_nets.load_inception(url, cache_dir=str(cache))
+        assert inc.sha256 == feature_nets.sha256_of_bytes((serve_dir / "inception.pb").read_bytes())
+        (serve_dir / "inception.pb").unlink()  # the second load must come from the cache
+        assert feature_nets.load_inception(url, cache_dir=str(cache)).sha256 == inc.sha256
+        cached = [p for p in (cache / "downloads").iterdir() if p.name.endswith("_inception.pb")]
+        assert len(cached) == 1
+        cached[0].write_bytes(cached[0].read_bytes()[:-10])  # truncated cache entry
+        with pytest.raises(feature_nets.FeatureNetworkError, match="wrong checksum"):
+            feature_nets.load_inception(url, cache_dir=str(cache))
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -80,7 +80,7 @@ def test_run_id_snapshot_and_config(env, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["missing_pickle", "corrupt_pickle", "unknown_metric", "resolution_mismatch",
-                                  "wrong_checksum", "missing_lpips"])
+                                  "wrong_checksum", "missing_lpips", "too_many_gpus"])
 def test_errors_are_one_line_nonzero_and_write_nothing(env, tmp_path, capsys, case):
     pkl = str(env / "network-snapshot-000140.pkl")
     argv = ["--dataset=digits", "--metrics=fid1k", "--num_samples=16"]
@@ -98,6 +98,8 @@ def test_errors_are_one_line_nonzero_and_write_nothing(env, tmp_path, capsys, ca
         argv += ["--network=%s" % pkl, "--inception_sha256=" + "0" * 64]
     elif case == "missing_lpips":
         argv += ["--network=%s" % pkl, "--metrics=ppl_wend"]
+    elif case == "too_many_gpus":
+        argv += ["--network=%s" % pkl, "--gpus=64"]
     common = _common(env, tmp_path)
     if case == "missing_lpips":
         common = [a for a in common if not a.startswith("--lpips")]
@@ -107,7 +109,8 @@ def test_errors_are_one_line_nonzero_and_write_nothing(env, tmp_path, capsys, ca
     assert len(errors) == 1, err
     expected = {"missing_pickle": "not found", "corrupt_pickle": "cannot load network pickle",
                 "unknown_metric": "unknown metric 'fid_typo'", "resolution_mismatch": "generator produces [3, 16, 16]",
-                "wrong_checksum": "wrong checksum", "missing_lpips": "--lpips"}[case]
+                "wrong_checksum": "wrong checksum", "missing_lpips": "--lpips",
+                "too_many_gpus": "--gpus=64"}[case]
     assert expected in errors[0]
     assert not list(tmp_path.glob("metric-*.txt"))
     assert not (tmp_path / "cache").exists() or not [p for p in (tmp_path / "cache").iterdir() if p.suffix == ".pkl"]
