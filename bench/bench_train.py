@@ -1,0 +1,142 @@
+"""Training-step throughput of OUR training loop (training.training_loop.Trainer).
+
+Counterpart of bench/official/bench_train.py (the official TF1 training graph); same flags, same
+output. One "step" is one D step (with the Gs moving-average update) followed by one G step, as
+one official minibatch. Configuration: G_style + D_basic with default mapping etc. (fmap_max 512,
+latent/dlatent 512), 3 channels, no labels, G_logistic_nonsaturating + D_logistic_simplegp
+(r1_gamma 10, every step), Adam beta1 0 / beta2 0.99 / eps 1e-8, learning rate 0.001, Gs beta
+0.5 ** (minibatch / 10000), mirror augment on, one replica. Reals are random uint8 at the
+phase's resolution (res / 2**floor(lod)), made once (no input pipeline). Warm-up steps (the first
+traces and, with --xla 1, compiles) are excluded; sec_per_step is the median over --steps timed
+steps, and d_sec / g_sec the medians of the D and G halves.
+
+Usage:
+  python bench/bench_train.py --res 64 --fmap_base 2048 --minibatch 8 [--lod 0] [--xla 0|1]
+      [--steps 10] [--warmup 2] [--fmap_max 512] [--latent_size 512] [--json FILE]
+
+Prints one JSON line.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--res", type=int, default=64)
+    p.add_argument("--fmap_base", type=int, default=2048)
+    p.add_argument("--fmap_max", type=int, default=512)
+    p.add_argument("--latent_size", type=int, default=512)
+    p.add_argument("--minibatch", type=int, default=8)
+    p.add_argument("--lod", type=float, default=0.0)
+    p.add_argument("--xla", type=int, default=0, choices=[0, 1])
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--json", default=None, help="also append the JSON line to this file")
+    args = p.parse_args()
+    levels = args.res.bit_length() - 1
+    if args.res < 4 or 2 ** levels != args.res:
+        p.error("--res must be a power of two >= 4")
+    if not 0 <= args.lod <= levels - 2:
+        p.error("--lod must be in [0, log2(res) - 2]")
+    if args.minibatch < 1 or args.steps < 1 or args.warmup < 1:
+        p.error("--minibatch and --steps must be >= 1, --warmup >= 1 (the first step traces)")
+    return args
+
+
+def main():
+    args = parse_args()
+    import numpy as np
+    import tensorflow as tf
+    import keras
+    import dnnlib.tflib as tflib
+    from training.training_loop import Trainer, make_optimizer
+
+    strategy = tf.distribute.get_strategy()
+    keras.utils.set_random_seed(1)
+    kw = dict(num_channels=3, resolution=args.res, label_size=0, fmap_base=args.fmap_base, fmap_max=args.fmap_max)
+    t0 = time.perf_counter()
+    with strategy.scope():
+        G = tflib.Network("G", func_name="training.networks_stylegan.G_style", latent_size=args.latent_size,
+                          dlatent_size=args.latent_size, **kw)
+        D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kw)
+        Gs = G.clone("Gs")
+        G_opt = make_optimizer(list(G.trainables.values()), learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
+        D_opt = make_optimizer(list(D.trainables.values()), learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
+
+    class TrainingSetLike:
+        label_size = 0
+        dynamic_range = [0, 255]
+
+    trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, dict(func_name="training.loss.G_logistic_nonsaturating"),
+                      dict(func_name="training.loss.D_logistic_simplegp", r1_gamma=10.0), TrainingSetLike(),
+                      True, [-1, 1], 10.0, native=True, xla=bool(args.xla))
+    mb = args.minibatch
+    phase_lod = int(np.floor(args.lod))
+    phase_res = args.res >> phase_lod
+    reals = tf.constant(np.random.RandomState(2).randint(0, 256, size=(mb, 3, phase_res, phase_res)).astype(np.uint8))
+    labels = tf.zeros([mb, 0])
+    lod = tf.constant(float(args.lod))
+    mb_t = tf.constant(mb, tf.int32)
+    Gs_beta = tf.constant(0.5 ** (mb / 10000.0), tf.float32)
+    D_step, G_step = trainer.steps(phase_lod)
+    build_s = time.perf_counter() - t0
+
+    counter = [0]
+
+    def seed():
+        counter[0] += 1
+        return tf.constant([1, counter[0]], tf.int64)
+
+    def run_D():
+        ok, _ = D_step(reals, labels, lod, seed(), mb_t, Gs_beta)
+        ok.numpy()
+
+    def run_G():
+        ok, _ = G_step(lod, seed(), mb_t)
+        ok.numpy()
+
+    t0 = time.perf_counter()
+    for _ in range(args.warmup):
+        run_D()
+        run_G()
+    warmup_s = time.perf_counter() - t0
+    d_times, g_times, step_times = [], [], []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        run_D()
+        t1 = time.perf_counter()
+        run_G()
+        t2 = time.perf_counter()
+        d_times.append(t1 - t0)
+        g_times.append(t2 - t1)
+        step_times.append(t2 - t0)
+    sec = float(np.median(step_times))
+    rec = dict(impl="ours", xla=args.xla, res=args.res, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
+               latent_size=args.latent_size, minibatch=mb, lod=args.lod, phase_res=phase_res,
+               loss="G_logistic_nonsaturating + D_logistic_simplegp(r1_gamma=10) every step",
+               warmup=args.warmup, steps=args.steps, sec_per_step=round(sec, 4), img_per_sec=round(mb / sec, 3),
+               sec_per_kimg=round(1000.0 * sec / mb, 1),
+               d_sec=round(float(np.median(d_times)), 4), g_sec=round(float(np.median(g_times)), 4),
+               sec_per_step_mean=round(float(np.mean(step_times)), 4),
+               sec_per_step_min=round(float(np.min(step_times)), 4),
+               build_s=round(build_s, 1), warmup_s=round(warmup_s, 1),
+               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+               G_params=int(sum(np.prod(v.shape) for v in G.trainables.values())),
+               D_params=int(sum(np.prod(v.shape) for v in D.trainables.values())),
+               loadavg=os.getloadavg()[0], tf=tf.__version__)
+    line = json.dumps(rec)
+    print(line, flush=True)
+    if args.json:
+        with open(args.json, "a") as f:
+            f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
