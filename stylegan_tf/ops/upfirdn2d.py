@@ -25,17 +25,17 @@ _IMPLS = ("auto", "ref", "custom")
 
 
 # 'auto': (device type, case) -> smallest output plane (H * W pixels) from which 'custom' was
-# measured faster than 'ref' for forward+backward (bench/bench_upfirdn2d.py; BENCHMARKS.md,
-# "upfirdn2d: ref vs custom"). Cases: 'nearest' / 'box' (the kernels for which 'ref' has its
-# tile / average-pool fast paths: StyleGAN v1's upscale2d and downscale2d), 'filter' (up = down
-# = 1, e.g. blur2d), 'up', 'down' (any other kernel). Anything not listed ('updown', GPUs: not
+# measured faster than 'ref' for this use (bench/bench_upfirdn2d.py; BENCHMARKS.md, "upfirdn2d:
+# ref vs custom"). Cases: 'nearest' / 'box' (the kernels for which 'ref' has its tile /
+# average-pool fast paths: upscale2d, downscale2d and their gradients), 'filter' (up = down = 1,
+# e.g. blur2d), 'up', 'down' (any other kernel). Anything not listed ('updown', GPUs: not
 # measured), anything under XLA and dtypes other than float16/float32 run 'ref'.
 AUTO_TABLE = {
-    ("CPU", "filter"): 16 * 16,   # blur2d: 0.85x at 8x8, 1.2-4x from 16x16 up
-    ("CPU", "nearest"): 16 * 16,  # upscale2d: 0.6-0.7x at 8x8 output, 1.1-3.6x from 16x16 up
-    ("CPU", "box"): 8 * 8,        # downscale2d: 0.6x at 4x4 output, 1.1-3.7x from 8x8 up
-    ("CPU", "up"): 0,             # other kernels: 1.8-12x at every size
-    ("CPU", "down"): 0,           # 2.6-19x at every size
+    ("CPU", "filter"): 16 * 16,    # blur2d: 0.85x at 8x8, 1.2-4x from 16x16 up
+    ("CPU", "nearest"): 32 * 32,   # upscale2d: 0.6-0.9x up to 16x16 output, 1.5-2.2x from 32x32 up
+    ("CPU", "box"): 128 * 128,     # downscale2d: 0.6-1.5x up to 64x64 output, 2.4-5.7x from 128x128 up
+    ("CPU", "up"): 0,              # other kernels: 1.3-12x at every size
+    ("CPU", "down"): 0,            # 2.6-19x at every size
 }
 CUSTOM_DTYPES = (tf.float16, tf.float32)
 CUSTOM_MAX_TAPS = 256  # the CUDA kernel's limit; larger kernels run 'ref'
