@@ -31,6 +31,10 @@ flags.DEFINE_integer("gpus", None, "Number of replicas (GPUs; on a machine witho
 flags.DEFINE_float("total_kimg", None, "Length of training in thousands of real images.")
 flags.DEFINE_enum("mirror_augment", None, ["0", "1"], "Mirror augmentation (default: per dataset preset).")
 flags.DEFINE_string("metrics", None, "Comma-separated metrics to run on each network snapshot (e.g. fid50k).")
+flags.DEFINE_string("inception", None, "FID feature network (path or URL of the Inception GraphDef); see docs/metrics.md.")
+flags.DEFINE_string("lpips", None, "PPL feature network (path or URL of the LPIPS-VGG16 weights).")
+flags.DEFINE_string("ls_classifiers", None, "LS attribute classifiers (directory, path or URL).")
+flags.DEFINE_string("cache_dir", None, "Cache directory for downloaded feature networks.")
 flags.DEFINE_string("resume", None, "Snapshot pickle or run directory (latest snapshot) to resume from.")
 flags.DEFINE_float("resume_kimg", None, "Training progress of the resumed snapshot (default: from its state file "
                    "or name).")
@@ -282,6 +286,9 @@ def main(argv):
     c.tf_config["rnd.np_random_seed"] = FLAGS.seed
     c.dataset.setdefault("shuffle_seed", FLAGS.seed)
     metric_arg_list = resolve_metrics(c.metrics)
+    metric_kwargs = {k: v for k, v in dict(inception=FLAGS.inception, lpips=FLAGS.lpips,
+                                           ls_classifiers=FLAGS.ls_classifiers, cache_dir=FLAGS.cache_dir).items()
+                     if v is not None}
 
     is_chief = training_loop._is_chief(strategy)
     if is_chief:
@@ -297,7 +304,7 @@ def main(argv):
             final = training_loop.training_loop(
                 run_dir, G_args=c.G, D_args=c.D, G_opt_args=c.G_opt, D_opt_args=c.D_opt, G_loss_args=c.G_loss,
                 D_loss_args=c.D_loss, dataset_args=c.dataset, sched_args=c.sched, grid_args=c.grid,
-                metric_arg_list=metric_arg_list, tf_config=c.tf_config, resume_pkl=resume_pkl,
+                metric_arg_list=metric_arg_list, metric_kwargs=metric_kwargs, tf_config=c.tf_config, resume_pkl=resume_pkl,
                 resume_kimg=FLAGS.resume_kimg, data_dir=data_dir, strategy=strategy, xla=FLAGS.xla,
                 seed=FLAGS.seed, stop_after_ticks=FLAGS.stop_after_ticks, **c.train)
         except training_loop.NonFiniteLossError as e:

@@ -268,8 +268,10 @@ def run_dirs(tmp_path):
 
 
 def test_short_training_run(tmp_path):
-    res = train(tmp_path, "--total_kimg=0.3")
+    res = train(tmp_path, "--total_kimg=0.3", "--metrics=dummy")
     run_dir = run_dirs(tmp_path)[-1]
+    metric_lines = open(os.path.join(run_dir, "metric-dummy.txt")).read().splitlines()
+    assert len(metric_lines) >= 2 and "network-snapshot-000000" in metric_lines[0]  # run on every snapshot
     files = set(os.listdir(run_dir))
     assert {"log.txt", "config.txt", "config.json", "reals.png", "fakes000000.png", "network-final.pkl",
             "network-snapshot-000000.pkl"} <= files, files

@@ -1,6 +1,6 @@
 """Miscellaneous training utilities: safe pickle I/O and image grids."""
 
-import io
+import contextlib
 import os
 import pickle
 import tempfile
@@ -48,11 +48,26 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _umask_mode():
-    """Permissions a plainly created file gets (mkstemp's temp files are 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+@contextlib.contextmanager
+def atomic_write(filename, mode="wb", fsync=False):
+    """Open a hidden temp file beside `filename`; on success rename it over `filename` (with the
+    permissions a plainly created file gets), on any error remove it: readers never see a partial file."""
+    directory = os.path.dirname(os.path.abspath(filename))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, filename)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def load_pkl_from_file(file, source="<file>"):
@@ -80,40 +95,15 @@ def load_pkl(file_or_url, cache_dir=None):
 
 def save_pkl(obj, filename):
     """Pickle `obj` atomically: a temp file in the same directory, fsynced, then renamed over `filename`."""
-    directory = os.path.dirname(os.path.abspath(filename))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, filename)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(filename, "wb", fsync=True) as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
-
-def dumps_pkl(obj):
-    """Pickle `obj` to bytes (for tests and in-memory transfer)."""
-    buf = io.BytesIO()
-    pickle.dump(obj, buf, protocol=pickle.HIGHEST_PROTOCOL)
-    return buf.getvalue()
 
 def write_text_atomic(filename, text):
     """Write a text file atomically (temp file in the same directory, then rename)."""
-    directory = os.path.dirname(os.path.abspath(filename))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, filename)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(filename, "w") as f:
+        f.write(text)
+
 
 # ----------------------------------------------------------------------------
 # Images.
@@ -167,15 +157,5 @@ def save_image_grid(images, filename, drange=(0, 1), grid_size=None):
 
 
 def _save_pil_atomic(img, filename):
-    directory = os.path.dirname(os.path.abspath(filename))
-    fmt = "JPEG" if filename.lower().endswith((".jpg", ".jpeg")) else "PNG"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format=fmt)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, filename)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(filename, "wb") as f:
+        img.save(f, format="JPEG" if filename.lower().endswith((".jpg", ".jpeg")) else "PNG")

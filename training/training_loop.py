@@ -387,6 +387,7 @@ def training_loop(
         sched_args={},
         grid_args={},
         metric_arg_list=[],
+        metric_kwargs={},
         tf_config={},
         G_smoothing_kimg=10.0,
         D_repeats=1,
@@ -477,7 +478,7 @@ def training_loop(
     metrics = None
     if metric_arg_list:
         from metrics import metric_base
-        metrics = metric_base.MetricGroup(metric_arg_list)
+        metrics = metric_base.MetricGroup(metric_arg_list, **metric_kwargs)
 
     def make_iterator(lod, minibatch, skip):
         lod_level = int(np.floor(lod))
