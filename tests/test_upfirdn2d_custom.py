@@ -253,3 +253,14 @@ def test_auto_table_cases_and_thresholds(lib, monkeypatch):
     assert ufd._resolve_impl("auto", tf.zeros([1, 1, 16, 16]), k, one, one, p) == "ref"
     assert ufd._resolve_impl("auto", tf.zeros([1, 1, 32, 32]), k, (2, 2), one, p) == "ref"  # 'up': not listed
     assert ufd._resolve_impl("custom", tf.zeros([1, 1, 8, 8]), k, (2, 2), one, p) == "custom"
+
+
+def test_unwritable_cache_falls_back(monkeypatch, tmp_path):
+    """Any failure while building (here: the cache path is a file) is one warning, not an error."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv(custom.CACHE_ENV, str(blocker / "cache"))
+    monkeypatch.setattr(custom, "_state", {"done": False, "module": None, "error": None, "path": None})
+    with pytest.warns(RuntimeWarning, match="compiled upfirdn2d op is unavailable"):
+        assert custom.load_upfirdn2d() is None
+    assert custom.load_upfirdn2d() is None  # no second warning, no retry

@@ -16,7 +16,6 @@ warning that names the cause (no compiler, no TensorFlow headers, compile error,
 when loading), and callers then use the TensorFlow-ops implementation.
 """
 
-import fcntl
 import hashlib
 import os
 import shutil
@@ -25,6 +24,11 @@ import sys
 import tempfile
 import threading
 import warnings
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no inter-process build lock
+    fcntl = None
 
 CACHE_ENV = "STYLEGAN_TF_CACHE_DIR"
 CXX_ENV = "STYLEGAN_TF_CXX"
@@ -136,7 +140,8 @@ def build(root=None, config=None):
         return lib, False
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first uses: one builds, the others wait
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first uses: one builds, the others wait
         try:
             if os.path.exists(lib):
                 return lib, False
@@ -144,7 +149,8 @@ def build(root=None, config=None):
                 _compile(config, tmp)
                 os.replace(os.path.join(tmp, LIB_NAME), lib)  # atomic
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            if fcntl:
+                fcntl.flock(lock, fcntl.LOCK_UN)
     return lib, True
 
 
@@ -173,7 +179,9 @@ def load_upfirdn2d():
         if not _state["done"]:
             try:
                 _state["module"], _state["path"] = _load()
-            except BuildError as e:
+            except Exception as e:  # BuildError, or e.g. an unwritable cache directory
+                if not isinstance(e, BuildError):
+                    e = f"{type(e).__name__}: {e}"
                 _state["error"] = str(e)
                 warnings.warn(f"stylegan_tf: the compiled upfirdn2d op is unavailable, using impl='ref' "
                               f"instead. Cause: {e}", RuntimeWarning, stacklevel=3)
