@@ -94,15 +94,12 @@ def test_upfirdn2d_output_size_and_known_values():
 def test_impl_switch(monkeypatch):
     x = tf.ones([1, 1, 2, 2])
     monkeypatch.delenv(ufd.IMPL_ENV_VAR, raising=False)
-    for impl in [None, "auto", "ref"]:
+    for impl in [None, "auto", "ref", "custom"]:  # 'custom' falls back to 'ref' where it cannot build
         np.testing.assert_array_equal(ops.upfirdn2d(x, [[2.0]], impl=impl).numpy(), 2 * np.ones([1, 1, 2, 2]))
-    with pytest.raises(NotImplementedError, match="custom"):
-        ops.upfirdn2d(x, [[1.0]], impl="custom")
     with pytest.raises(ValueError):
         ops.upfirdn2d(x, [[1.0]], impl="cuda")
     monkeypatch.setenv(ufd.IMPL_ENV_VAR, "custom")
-    with pytest.raises(NotImplementedError):
-        ops.upfirdn2d(x, [[1.0]])
+    ops.upfirdn2d(x, [[1.0]])
     ops.upfirdn2d(x, [[1.0]], impl="ref")
     monkeypatch.setenv(ufd.IMPL_ENV_VAR, "ref")
     ops.upfirdn2d(x, [[1.0]])
