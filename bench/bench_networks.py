@@ -51,14 +51,17 @@ def parse_args():
 
 
 def time_steps(step, warmup, steps):
+    """Wall seconds of each timed step, and process CPU seconds (all threads) over the timed steps:
+    on a shared machine the CPU time per image is the steadier number."""
     for _ in range(warmup):
         step()
     times = []
+    cpu0 = time.process_time()
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return times
+    return times, time.process_time() - cpu0
 
 
 def main():
@@ -103,16 +106,18 @@ def main():
                                                                  str(e).splitlines()[0][:300]), flush=True)
                     continue
                 first_s = time.perf_counter() - t0
-                times = time_steps(run_step, max(args.warmup - 1, 0), args.steps)
+                times, cpu_s = time_steps(run_step, max(args.warmup - 1, 0), args.steps)
                 rec = dict(impl="ours", mode="tf.function" + ("(jit_compile=True)" if jit else ""), net=net_name,
                            res=res, minibatch=mb, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
                            structure=args.structure, params=n_params, warmup=args.warmup, steps=args.steps,
                            first_step_s=round(first_s, 2), step_s_median=float(np.median(times)),
-                           step_s_mean=float(np.mean(times)), img_per_s=mb / float(np.median(times)))
+                           step_s_mean=float(np.mean(times)), img_per_s=mb / float(np.median(times)),
+                           cpu_s_per_img=cpu_s / (args.steps * mb), loadavg_1min=os.getloadavg()[0])
                 print("ours %s %dx%d mb=%d fmap_base=%d structure=%s jit=%s params=%d: %.2f img/s "
-                      "(median step %.3f s, mean %.3f s, %d steps after %d warm-up; first step %.1f s)"
+                      "(median step %.3f s, mean %.3f s, %.3f CPU-s/img, load %.1f, %d steps after %d warm-up; first step %.1f s)"
                       % (net_name, res, res, mb, args.fmap_base, args.structure, jit, n_params, rec["img_per_s"],
-                         rec["step_s_median"], rec["step_s_mean"], args.steps, args.warmup, first_s), flush=True)
+                         rec["step_s_median"], rec["step_s_mean"], rec["cpu_s_per_img"], rec["loadavg_1min"],
+                         args.steps, args.warmup, first_s), flush=True)
                 if args.json:
                     with open(args.json, "a") as f:
                         f.write(json.dumps(rec) + "\n")

@@ -301,6 +301,33 @@ def summarize(rep):
     return "\n".join(lines)
 
 
+def compact_summary(rep):
+    """One Markdown row per config: loading, variables, outputs, gradients (for BENCHMARKS.md)."""
+    lines = ["| config | loads | variables (names, shapes, flags, totals) | outputs: settings, worst rel. err |"
+             " gradients: quantities, worst rel. err | failed / warnings |", "|---|---|---|---|---|---|"]
+    for cfg in dict.fromkeys(r["config"] for r in rep.rows):
+        rows = [r for r in rep.rows if r["config"] == cfg]
+
+        def part(kind):
+            sel = [r for r in rows if r["kind"] == kind]
+            errs = [r["rel_err"] for r in sel if r["rel_err"] is not None]
+            if not sel:
+                return "-"
+            return "%d, %s" % (len(sel), ("%.1e" % max(errs)) if errs else "-")
+        loads = [r for r in rows if r["kind"] == "load"]
+        var_rows = [r for r in rows if r["kind"] in ("vars", "values")]
+        failed = [r for r in rows if not r["ok"]]
+        warns = sorted(set(r["setting"].split(" lod=")[0] if r["kind"] == "grad-none" else r["setting"]
+                           for r in rows if r["ok"] and r.get("note")))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            cfg, "ok" if all(r["ok"] for r in loads) else "FAIL",
+            ("%d/%d ok" % (sum(r["ok"] and not r.get("note") for r in var_rows), len(var_rows))) if var_rows else "-",
+            part("run"), part("grad"),
+            "; ".join(["FAIL " + (r["setting"] + ": " + (r.get("note") or "")) for r in failed[:2]] +
+                      ["warn: " + w for w in warns[:3]]) or "-"))
+    return "\n".join(lines)
+
+
 def main():
     args = parse_args()
     if not os.path.isdir(args.dumps):
@@ -323,6 +350,8 @@ def main():
         check_config(os.path.join(args.dumps, cfg), cfg, rep, args, np, tf, misc)
     print()
     print(summarize(rep))
+    print()
+    print(compact_summary(rep))
     failed = [r for r in rep.rows if not r["ok"]]
     measured = [r["rel_err"] for r in rep.rows if r["rel_err"] is not None and r["kind"] in ("run", "grad")]
     print("\n%d checks, %d failed; worst output/gradient relative error %.2e (tolerance %.0e)"
