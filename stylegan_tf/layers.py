@@ -101,8 +101,7 @@ class Scope(keras.layers.Layer):
         super().__init__(name=name, dtype="float32", **kwargs)
         self._convert_input_args = False  # we cast to the network's dtype ourselves
         self._allow_non_tensor_positional_args = True
-        object.__setattr__(self, "_scope_vars", [])
-        object.__setattr__(self, "_scope_children", [])
+        init_scope_lists(self)
         self.built = True
 
     def __call__(self, *args, **kwargs):
@@ -115,22 +114,24 @@ class Scope(keras.layers.Layer):
         var = self.add_weight(shape=tuple(int(s) for s in shape), initializer=initializer, dtype="float32",
                               trainable=trainable, autocast=False, aggregation=aggregation, name=name)
         self._scope_vars.append((name, var, initializer))
+        self._scope_order.append((name, var))
         return var
 
     def child(self, layer):
         """Register `layer` as a child scope (tracked by Keras) and return it."""
         setattr(self, "_child_%d" % len(self._scope_children), layer)
         self._scope_children.append(layer)
+        self._scope_order.append((None, layer))
         return layer
 
     def named_variables(self, prefix="", include_components=True):
-        """(relative name, variable) for this scope and its children, in creation order."""
-        for name, var, _init in self._scope_vars:
-            yield prefix + name, var
-        for layer in self._scope_children:
-            if layer.is_component and not include_components:
-                continue
-            yield from layer.named_variables(prefix + layer.name + "/", include_components)
+        """(relative name, variable) for this scope and its children, in creation order (as the
+        official template graph creates them, e.g. weight, Noise/weight, bias, StyleMod/...)."""
+        for name, item in self._scope_order:
+            if name is not None:
+                yield prefix + name, item
+            elif include_components or not item.is_component:
+                yield from item.named_variables(prefix + item.name + "/", include_components)
 
     def reinitialize(self, include_children=True):
         """Assign fresh initial values to this scope's variables (and its children's)."""
@@ -146,6 +147,13 @@ class Scope(keras.layers.Layer):
         for layer in self._scope_children:
             yield prefix + layer.name, layer
             yield from layer.named_scopes(prefix + layer.name + "/")
+
+
+def init_scope_lists(layer):
+    """The bookkeeping of a Scope, kept out of Keras' attribute tracking."""
+    object.__setattr__(layer, "_scope_vars", [])      # (name, variable, initializer)
+    object.__setattr__(layer, "_scope_children", [])  # child scopes
+    object.__setattr__(layer, "_scope_order", [])     # (name, variable) or (None, child), creation order
 
 
 def weight_init(shape, gain=np.sqrt(2), use_wscale=False, lrmul=1.0):

@@ -14,7 +14,8 @@ import keras
 import dnnlib
 from stylegan_tf import ops, rng
 from stylegan_tf.growing import grow_discriminator, grow_generator
-from stylegan_tf.layers import ACTIVATIONS, Conv2d, Dense, Scope, SynthesisLayer, lerp, minibatch_stddev, pixel_norm
+from stylegan_tf.layers import (ACTIVATIONS, Conv2d, Dense, Scope, SynthesisLayer, init_scope_lists, lerp,
+                                minibatch_stddev, pixel_norm)
 
 
 def nf_func(fmap_base, fmap_decay, fmap_max):
@@ -35,8 +36,7 @@ class NetworkModel(keras.Model, Scope):
         keras.Model.__init__(self, name=name, dtype="float32")
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
-        object.__setattr__(self, "_scope_vars", [])
-        object.__setattr__(self, "_scope_children", [])
+        init_scope_lists(self)
         object.__setattr__(self, "config", dict(config))
         self.built = True
 
@@ -137,15 +137,22 @@ class GSynthesis(NetworkModel):
         common = dict(dlatent_size=dlatent_size, act=act, gain=gain, use_wscale=use_wscale, use_noise=use_noise,
                       use_pixel_norm=use_pixel_norm, use_instance_norm=use_instance_norm, use_styles=use_styles,
                       blur_filter=blur_filter, fused_scale=fused_scale)
-        # blocks[res] = (first layer, second layer); torgb[res] = ToRGB for that resolution.
+        # blocks[res] = (first layer, second layer); torgb[res] = ToRGB for that resolution. Created in the
+        # order of the official template graph; with a static structure='fixed' only ToRGB_lod0 exists.
         self.blocks = {}
         self.torgb = {}
+
+        def add_torgb(res):
+            if structure != "fixed" or res == resolution_log2:
+                self.torgb[res] = self.child(Conv2d("ToRGB_lod%d" % (resolution_log2 - res), nf(res - 1),
+                                                    num_channels, kernel=1, gain=1, use_wscale=use_wscale))
         scope = self.child(Scope("4x4"))
         if const_input_layer:
             first = scope.child(SynthesisLayer("Const", "const", None, nf(1), layer_idx=0, **common))
         else:
             first = scope.child(SynthesisLayer("Dense", "dense", dlatent_size, nf(1), layer_idx=0, **common))
         self.blocks[2] = (first, scope.child(SynthesisLayer("Conv", "conv", nf(1), nf(1), layer_idx=1, **common)))
+        add_torgb(2)
         for res in range(3, resolution_log2 + 1):
             scope = self.child(Scope("%dx%d" % (2 ** res, 2 ** res)))
             self.blocks[res] = (
@@ -153,9 +160,7 @@ class GSynthesis(NetworkModel):
                                            **common)),
                 scope.child(SynthesisLayer("Conv1", "conv", nf(res - 1), nf(res - 1), layer_idx=res * 2 - 3,
                                            **common)))
-        for res in range(2, resolution_log2 + 1):
-            self.torgb[res] = self.child(Conv2d("ToRGB_lod%d" % (resolution_log2 - res), nf(res - 1), num_channels,
-                                                kernel=1, gain=1, use_wscale=use_wscale))
+            add_torgb(res)
         self.input_names = ["dlatents_in"]
         self.input_shapes = [[None, num_styles, dlatent_size]]
         self.output_shapes = [[None, num_channels, resolution, resolution]]
@@ -296,8 +301,9 @@ class DBasic(NetworkModel):
                 scope.child(Conv2d("Conv0", nf(res - 1), nf(res - 1), kernel=3, **conv)),
                 scope.child(Conv2d("Conv1_down", nf(res - 1), nf(res - 2), kernel=3, resample="down",
                                    fused_scale=fused_scale, **conv))]
-            self.fromrgb[res - 1] = self.child(
-                Conv2d("FromRGB_lod%d" % (resolution_log2 - res + 1), num_channels, nf(res - 2), kernel=1, **conv))
+            if structure != "fixed":  # the official 'fixed' template has FromRGB_lod0 only
+                self.fromrgb[res - 1] = self.child(
+                    Conv2d("FromRGB_lod%d" % (resolution_log2 - res + 1), num_channels, nf(res - 2), kernel=1, **conv))
         scope = self.child(Scope("4x4"))
         mbstd_channels = mbstd_num_features if mbstd_group_size > 1 else 0
         self.blocks[2] = [

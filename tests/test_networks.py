@@ -85,25 +85,28 @@ def test_every_resolution_runs(res):
         assert scores.shape == (4, 1) and np.all(np.isfinite(scores))
 
 
-def official_synthesis_vars(res, fmap_base, fmap_max, dlatent, channels):
-    """(name, shape) of the official G_synthesis variables, written down from the official scopes."""
+def official_synthesis_vars(res, fmap_base, fmap_max, dlatent, channels, structure="linear"):
+    """(name, shape) of the official G_synthesis variables in the official template's creation order."""
     f = lambda s: nf(s, fmap_base, fmap_max)
     log2 = int(np.log2(res))
     out = [("lod", [])]
     out += [("noise%d" % i, [1, 1, 2 ** (i // 2 + 2), 2 ** (i // 2 + 2)]) for i in range(2 * log2 - 2)]
 
-    def epilogue(scope, c):
-        return [(scope + "/Noise/weight", [c]), (scope + "/bias", [c]),
+    def layer(scope, first, c):
+        return [first, (scope + "/Noise/weight", [c]), (scope + "/bias", [c]),
                 (scope + "/StyleMod/weight", [dlatent, 2 * c]), (scope + "/StyleMod/bias", [2 * c])]
-    out += [("4x4/Const/const", [1, f(1), 4, 4])] + epilogue("4x4/Const", f(1))
-    out += [("4x4/Conv/weight", [3, 3, f(1), f(1)])] + epilogue("4x4/Conv", f(1))
+
+    def torgb(r):
+        if structure == "fixed" and r != log2:
+            return []
+        return [("ToRGB_lod%d/weight" % (log2 - r), [1, 1, f(r - 1), channels]),
+                ("ToRGB_lod%d/bias" % (log2 - r), [channels])]
+    out += layer("4x4/Const", ("4x4/Const/const", [1, f(1), 4, 4]), f(1))
+    out += layer("4x4/Conv", ("4x4/Conv/weight", [3, 3, f(1), f(1)]), f(1)) + torgb(2)
     for r in range(3, log2 + 1):
         s = "%dx%d" % (2 ** r, 2 ** r)
-        out += [(s + "/Conv0_up/weight", [3, 3, f(r - 2), f(r - 1)])] + epilogue(s + "/Conv0_up", f(r - 1))
-        out += [(s + "/Conv1/weight", [3, 3, f(r - 1), f(r - 1)])] + epilogue(s + "/Conv1", f(r - 1))
-    for r in range(2, log2 + 1):
-        out += [("ToRGB_lod%d/weight" % (log2 - r), [1, 1, f(r - 1), channels]),
-                ("ToRGB_lod%d/bias" % (log2 - r), [channels])]
+        out += layer(s + "/Conv0_up", (s + "/Conv0_up/weight", [3, 3, f(r - 2), f(r - 1)]), f(r - 1))
+        out += layer(s + "/Conv1", (s + "/Conv1/weight", [3, 3, f(r - 1), f(r - 1)]), f(r - 1)) + torgb(r)
     return out
 
 
@@ -117,17 +120,21 @@ def official_mapping_vars(layers, latent, fmaps, dlatent, label_size=0):
     return out
 
 
-def official_d_vars(res, fmap_base, fmap_max, channels, label_size=0):
+def official_d_vars(res, fmap_base, fmap_max, channels, label_size=0, structure="linear"):
     f = lambda s: nf(s, fmap_base, fmap_max)
     log2 = int(np.log2(res))
     out = [("lod", [])]
     for r in range(log2, 2, -1):
         lod = log2 - r
-        out += [("FromRGB_lod%d/weight" % lod, [1, 1, channels, f(r - 1)]), ("FromRGB_lod%d/bias" % lod, [f(r - 1)])]
+        if structure != "fixed" or lod == 0:
+            out += [("FromRGB_lod%d/weight" % lod, [1, 1, channels, f(r - 1)]),
+                    ("FromRGB_lod%d/bias" % lod, [f(r - 1)])]
         s = "%dx%d" % (2 ** r, 2 ** r)
         out += [(s + "/Conv0/weight", [3, 3, f(r - 1), f(r - 1)]), (s + "/Conv0/bias", [f(r - 1)]),
                 (s + "/Conv1_down/weight", [3, 3, f(r - 1), f(r - 2)]), (s + "/Conv1_down/bias", [f(r - 2)])]
-    out += [("FromRGB_lod%d/weight" % (log2 - 2), [1, 1, channels, f(1)]), ("FromRGB_lod%d/bias" % (log2 - 2), [f(1)])]
+    if structure != "fixed":
+        out += [("FromRGB_lod%d/weight" % (log2 - 2), [1, 1, channels, f(1)]),
+                ("FromRGB_lod%d/bias" % (log2 - 2), [f(1)])]
     out += [("4x4/Conv/weight", [3, 3, f(1) + 1, f(1)]), ("4x4/Conv/bias", [f(1)]),
             ("4x4/Dense0/weight", [16 * f(1), f(0)]), ("4x4/Dense0/bias", [f(0)]),
             ("4x4/Dense1/weight", [f(0), max(label_size, 1)]), ("4x4/Dense1/bias", [max(label_size, 1)])]
@@ -137,13 +144,20 @@ def official_d_vars(res, fmap_base, fmap_max, channels, label_size=0):
 def test_official_variable_names_and_shapes():
     G = tflib.Network("G", func_name="G_style", label_size=5, **SMALL)
     D = tflib.Network("D", func_name="D_basic", label_size=5, **SMALL)
-    shapes = lambda vs: {n: list(v.shape) for n, v in vs.items()}
-    assert shapes(G.components.synthesis.vars) == dict(official_synthesis_vars(32, 128, 32, 16, 3))
-    assert shapes(G.components.mapping.vars) == dict(official_mapping_vars(2, 16, 16, 16, label_size=5))
-    assert shapes(G.own_vars) == {"lod": [], "dlatent_avg": [16]}
+    shapes = lambda vs: [(n, list(v.shape)) for n, v in vs.items()]  # names, shapes and creation order
+    assert shapes(G.components.synthesis.vars) == official_synthesis_vars(32, 128, 32, 16, 3)
+    assert shapes(G.components.mapping.vars) == official_mapping_vars(2, 16, 16, 16, label_size=5)
+    assert shapes(G.own_vars) == [("lod", []), ("dlatent_avg", [16])]
     assert "G_synthesis/4x4/Const/const" in G.vars and "G_mapping/Dense0/weight" in G.trainables
     assert "G_synthesis/noise0" not in G.trainables and "lod" not in G.trainables
-    assert shapes(D.vars) == dict(official_d_vars(32, 128, 32, 3, label_size=5))
+    assert shapes(D.vars) == official_d_vars(32, 128, 32, 3, label_size=5)
+    # A static structure='fixed' builds only the full-resolution ToRGB / FromRGB, as the official template.
+    Gf = tflib.Network("G", func_name="G_style", structure="fixed", **SMALL)
+    Df = tflib.Network("D", func_name="D_basic", structure="fixed", **SMALL)
+    assert shapes(Gf.components.synthesis.vars) == official_synthesis_vars(32, 128, 32, 16, 3, structure="fixed")
+    assert shapes(Df.vars) == official_d_vars(32, 128, 32, 3, structure="fixed")
+    z = np.random.RandomState(0).randn(2, 16).astype(np.float32)
+    assert Df.run(Gf.run(z, None), None).shape == (2, 1)
 
 
 def test_equalized_learning_rate():
