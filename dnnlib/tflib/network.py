@@ -363,9 +363,11 @@ class Network:
         return layers
 
     def _trace_shapes(self) -> None:
-        """Trace the network once symbolically so that every layer records its output shape."""
+        """Trace the network once symbolically (like the official template graph: 'linear' unless built
+        'fixed') so that every layer records its output shape."""
         signature = [tf.TensorSpec([None] + shape[1:], tf.float32) for shape in self.input_shapes]
-        tf.function(lambda *x: self.get_output_for(*x, structure="linear")).get_concrete_function(*signature)
+        structure = "fixed" if self.static_kwargs.get("structure") == "fixed" else "linear"
+        tf.function(lambda *x: self.get_output_for(*x, structure=structure)).get_concrete_function(*signature)
 
     def print_layers(self, title: str = None, hide_layers_with_no_params: bool = False) -> None:
         """Print a table of layers with Params / OutputShape / WeightShape and the trainable total."""
