@@ -7,8 +7,6 @@ official state layout. Unpickling never executes code stored in a pickle: the bu
 looked up by name among the registered builders (ours, and the official module paths mapped to them).
 """
 
-import inspect
-import sys
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Tuple, Union
 
@@ -338,25 +336,25 @@ class Network:
     # ------------------------------------------------------------------------
     # Reporting.
 
-    def list_layers(self) -> List[Tuple[str, Any, List[Any], bool]]:
-        """(layer name, output shape, trainable variables, is a plain layer) per layer, for reporting;
-        a component network is one entry whose last field is False."""
+    def list_layers(self) -> List[Tuple[str, Any, List[Any]]]:
+        """(layer name, output shape, trainable variables) per layer, for reporting; a component
+        network's layers are listed under its name, as in the official table."""
         self._trace_shapes()
         layers = []
         for name, var in self.model.named_variables(include_components=False):
             if "/" not in name:
-                layers.append((name, list(var.shape), [var] if var.trainable else [], True))
+                layers.append((name, list(var.shape), [var] if var.trainable else []))
         comp_models = {id(comp.model): comp for comp in self.components.values()}
 
         def visit(prefix, scope):
             for child in scope._scope_children:
                 name = prefix + child.name
                 if id(child) in comp_models:
-                    comp = comp_models[id(child)]
-                    layers.append((name, comp.output_shape, list(comp.trainables.values()), False))
+                    layers.extend((name + "/" + sub, shape, trainables)
+                                  for sub, shape, trainables in comp_models[id(child)].list_layers())
                 elif child._scope_vars or not child._scope_children:
                     trainables = [v for _, v in child.named_variables() if v.trainable]
-                    layers.append((name, getattr(child, "_output_shape", None), trainables, True))
+                    layers.append((name, getattr(child, "_output_shape", None), trainables))
                 else:
                     visit(name + "/", child)
         visit("", self.model)
@@ -374,10 +372,10 @@ class Network:
         rows = [[title if title is not None else self.name, "Params", "OutputShape", "WeightShape"]]
         rows += [["---"] * 4]
         total_params = 0
-        for layer_name, output_shape, trainables, plain in self.list_layers():
+        for layer_name, output_shape, trainables in self.list_layers():
             num_params = int(sum(np.prod(var.shape) for var in trainables))
-            weights = [var for var in trainables if var.name == "weight"] if plain else []
-            if plain and not weights and len(trainables) == 1:
+            weights = [var for var in trainables if var.name == "weight"]
+            if not weights and len(trainables) == 1:
                 weights = trainables
             total_params += num_params
             if hide_layers_with_no_params and num_params == 0:
