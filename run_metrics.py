@@ -21,6 +21,8 @@ import sys
 
 from absl import flags
 
+import dnnlib
+
 # Own FlagValues (not absl's global FLAGS): both scripts can be imported into one process.
 FLAGS = flags.FlagValues()
 flags.DEFINE_string("network", None, "Network pickle (path or URL), or a run id / run directory (see --snapshot).", flag_values=FLAGS)
@@ -131,28 +133,10 @@ def run():
 
 def main(argv=None):
     """Parse flags from argv (default sys.argv) and run; returns the exit code (0 ok, 1 error)."""
-    argv = list(sys.argv if argv is None else argv)
-    if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv[1:]):
-        print(__doc__)
-        print(FLAGS.get_help())
-        return 0
-    try:
-        FLAGS.unparse_flags()
-        rest = FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
-        return 1
-    if len(rest) > 1:
-        sys.stderr.write("%s: error: unexpected arguments %s\n" % (PROG_NAME, " ".join(rest[1:])))
-        return 1
     from metrics.metric_base import MetricError
     from metrics.feature_nets import FeatureNetworkError
-    try:
-        return run()
-    except (UsageError, MetricError, FeatureNetworkError) as e:
-        sys.stdout.flush()
-        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
-        return 1
+    return dnnlib.util.run_absl_cli(FLAGS, PROG_NAME, __doc__, run, (UsageError, MetricError, FeatureNetworkError),
+                                    argv)
 
 
 if __name__ == "__main__":

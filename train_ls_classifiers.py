@@ -21,6 +21,8 @@ import time
 
 from absl import flags
 
+import dnnlib
+
 # Own FlagValues (not absl's global FLAGS): both scripts can be imported into one process.
 FLAGS = flags.FlagValues()
 flags.DEFINE_string("dataset", None, "Labelled TFRecord dataset directory (relative to --data_dir).", flag_values=FLAGS)
@@ -57,7 +59,6 @@ def train_classifier(dset, attrib_idx, total_images, minibatch=8, lrate=1e-3, be
                      mirror_augment=False, seed=1000, verbose=True, **d_kwargs):
     """Train one classifier on label column `attrib_idx`; returns (network, final running accuracy)."""
     import keras
-    import numpy as np
     import tensorflow as tf
     import dnnlib.tflib as tflib
 
@@ -150,26 +151,7 @@ def run():
 
 def main(argv=None):
     """Parse flags from argv (default sys.argv) and run; returns the exit code (0 ok, 1 error)."""
-    argv = list(sys.argv if argv is None else argv)
-    if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv[1:]):
-        print(__doc__)
-        print(FLAGS.get_help())
-        return 0
-    try:
-        FLAGS.unparse_flags()
-        rest = FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
-        return 1
-    if len(rest) > 1:
-        sys.stderr.write("%s: error: unexpected arguments %s\n" % (PROG_NAME, " ".join(rest[1:])))
-        return 1
-    try:
-        return run()
-    except UsageError as e:
-        sys.stdout.flush()
-        sys.stderr.write("%s: error: %s\n" % (PROG_NAME, str(e).replace("\n", " ")))
-        return 1
+    return dnnlib.util.run_absl_cli(FLAGS, PROG_NAME, __doc__, run, (UsageError,), argv)
 
 
 if __name__ == "__main__":
