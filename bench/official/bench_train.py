@@ -22,6 +22,7 @@ Usage (a process of its own; the official checkout is only read and executed):
 phase runs, counted on a 'fixed'-structure graph at the phase resolution from run-time shapes).
 The official default optimizer name "tf.train.AdamOptimizer" is given as its compat.v1 path (the
 same class; importlib would otherwise find TF2's tensorflow.train).
+cpu_sec_per_step: process CPU seconds (all threads) per timed step, steadier than wall time under load.
 Prints one JSON line.
 """
 
@@ -183,6 +184,7 @@ def main():
         run_G()
     warmup_s = time.perf_counter() - t0
     d_times, g_times, step_times = [], [], []
+    cpu0 = time.process_time()  # all threads of the process: steadier than wall time on a shared machine
     for _ in range(args.steps):
         t0 = time.perf_counter()
         run_D()
@@ -192,6 +194,7 @@ def main():
         d_times.append(t1 - t0)
         g_times.append(t2 - t1)
         step_times.append(t2 - t0)
+    cpu_per_step = (time.process_time() - cpu0) / args.steps
     sec = float(np.median(step_times))
     rec = dict(impl="official", xla=args.xla, res=args.res, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
                latent_size=args.latent_size, minibatch=mb, lod=args.lod, phase_res=phase_res,
@@ -201,6 +204,7 @@ def main():
                d_sec=round(float(np.median(d_times)), 4), g_sec=round(float(np.median(g_times)), 4),
                sec_per_step_mean=round(float(np.mean(step_times)), 4),
                sec_per_step_min=round(float(np.min(step_times)), 4),
+               cpu_sec_per_step=round(cpu_per_step, 4),
                build_s=round(build_s, 1), warmup_s=round(warmup_s, 1),
                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                G_params=int(sum(np.prod(v.shape.as_list()) for v in G.trainables.values())),
