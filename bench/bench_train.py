@@ -19,13 +19,12 @@ Prints one JSON line.
 """
 
 import argparse
-import json
 import os
-import resource
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+from train_step_timing import time_train_steps, train_step_record  # noqa: E402  (bench/ is the script dir)
 
 
 def parse_args():
@@ -103,43 +102,10 @@ def main():
         ok, _ = G_step(lod, seed(), mb_t)
         ok.numpy()
 
-    t0 = time.perf_counter()
-    for _ in range(args.warmup):
-        run_D()
-        run_G()
-    warmup_s = time.perf_counter() - t0
-    d_times, g_times, step_times = [], [], []
-    cpu0 = time.process_time()  # all threads of the process: steadier than wall time on a shared machine
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        run_D()
-        t1 = time.perf_counter()
-        run_G()
-        t2 = time.perf_counter()
-        d_times.append(t1 - t0)
-        g_times.append(t2 - t1)
-        step_times.append(t2 - t0)
-    cpu_per_step = (time.process_time() - cpu0) / args.steps
-    sec = float(np.median(step_times))
-    rec = dict(impl="ours", xla=args.xla, res=args.res, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
-               latent_size=args.latent_size, minibatch=mb, lod=args.lod, phase_res=phase_res,
-               loss="G_logistic_nonsaturating + D_logistic_simplegp(r1_gamma=10) every step",
-               warmup=args.warmup, steps=args.steps, sec_per_step=round(sec, 4), img_per_sec=round(mb / sec, 3),
-               sec_per_kimg=round(1000.0 * sec / mb, 1),
-               d_sec=round(float(np.median(d_times)), 4), g_sec=round(float(np.median(g_times)), 4),
-               sec_per_step_mean=round(float(np.mean(step_times)), 4),
-               sec_per_step_min=round(float(np.min(step_times)), 4),
-               cpu_sec_per_step=round(cpu_per_step, 4),
-               build_s=round(build_s, 1), warmup_s=round(warmup_s, 1),
-               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-               G_params=int(sum(np.prod(v.shape) for v in G.trainables.values())),
-               D_params=int(sum(np.prod(v.shape) for v in D.trainables.values())),
-               loadavg=os.getloadavg()[0], tf=tf.__version__)
-    line = json.dumps(rec)
-    print(line, flush=True)
-    if args.json:
-        with open(args.json, "a") as f:
-            f.write(line + "\n")
+    timing = time_train_steps(run_D, run_G, args.warmup, args.steps)
+    train_step_record("ours", args, mb, phase_res, timing, build_s,
+                      sum(np.prod(v.shape) for v in G.trainables.values()),
+                      sum(np.prod(v.shape) for v in D.trainables.values()), tf.__version__)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,54 @@
+"""Timing of one D+G training step and the JSON record, shared by bench/bench_train.py (ours) and
+bench/official/bench_train.py (the official graph): pure Python/NumPy, so both processes can import it."""
+
+import json
+import os
+import resource
+import time
+
+import numpy as np
+
+
+def time_train_steps(run_D, run_G, warmup, steps):
+    """Wall and CPU timing of `steps` D+G steps after `warmup` ones, as record fields."""
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        run_D()
+        run_G()
+    warmup_s = time.perf_counter() - t0
+    d_times, g_times, step_times = [], [], []
+    cpu0 = time.process_time()  # all threads of the process: steadier than wall time on a shared machine
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        run_D()
+        t1 = time.perf_counter()
+        run_G()
+        t2 = time.perf_counter()
+        d_times.append(t1 - t0)
+        g_times.append(t2 - t1)
+        step_times.append(t2 - t0)
+    return dict(step_times=step_times, d_times=d_times, g_times=g_times,
+                cpu_per_step=(time.process_time() - cpu0) / steps, warmup_s=warmup_s)
+
+
+def train_step_record(impl, args, mb, phase_res, timing, build_s, G_params, D_params, tf_version):
+    """The one-line JSON record both scripts print (and append to --json)."""
+    sec = float(np.median(timing["step_times"]))
+    rec = dict(impl=impl, xla=args.xla, res=args.res, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
+               latent_size=args.latent_size, minibatch=mb, lod=args.lod, phase_res=phase_res,
+               loss="G_logistic_nonsaturating + D_logistic_simplegp(r1_gamma=10) every step",
+               warmup=args.warmup, steps=args.steps, sec_per_step=round(sec, 4), img_per_sec=round(mb / sec, 3),
+               sec_per_kimg=round(1000.0 * sec / mb, 1),
+               d_sec=round(float(np.median(timing["d_times"])), 4), g_sec=round(float(np.median(timing["g_times"])), 4),
+               sec_per_step_mean=round(float(np.mean(timing["step_times"])), 4),
+               sec_per_step_min=round(float(np.min(timing["step_times"])), 4),
+               cpu_sec_per_step=round(timing["cpu_per_step"], 4),
+               build_s=round(build_s, 1), warmup_s=round(timing["warmup_s"], 1),
+               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+               G_params=int(G_params), D_params=int(D_params), loadavg=os.getloadavg()[0], tf=tf_version)
+    line = json.dumps(rec)
+    print(line, flush=True)
+    if args.json:
+        with open(args.json, "a") as f:
+            f.write(line + "\n")
+    return rec
