@@ -12,7 +12,7 @@ steps, and d_sec / g_sec the medians of the D and G halves.
 
 Usage:
   python bench/bench_train.py --res 64 --fmap_base 2048 --minibatch 8 [--lod 0] [--xla 0|1]
-      [--steps 10] [--warmup 2] [--fmap_max 512] [--latent_size 512] [--json FILE]
+      [--steps 10] [--warmup 2] [--fmap_max 512] [--latent_size 512] [--json FILE] [--profile DIR]
 
 cpu_sec_per_step: process CPU seconds (all threads) per timed step, steadier than wall time under load.
 Prints one JSON line.
@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
-from train_step_timing import time_train_steps, train_step_record  # noqa: E402  (bench/ is the script dir)
+from train_step_timing import profile_train_steps, time_train_steps, train_step_record  # noqa: E402  (bench/ is the script dir)
 
 
 def parse_args():
@@ -39,6 +39,9 @@ def parse_args():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--json", default=None, help="also append the JSON line to this file")
+    p.add_argument("--profile", default=None, metavar="DIR",
+                   help="after timing, profile --profile_steps more steps into DIR (see bench/profile_summary.py)")
+    p.add_argument("--profile_steps", type=int, default=2)
     args = p.parse_args()
     levels = args.res.bit_length() - 1
     if args.res < 4 or 2 ** levels != args.res:
@@ -56,7 +59,8 @@ def main():
     import tensorflow as tf
     import keras
     import dnnlib.tflib as tflib
-    from training.training_loop import Trainer, make_optimizer
+    from training.training_loop import Trainer
+    from dnnlib.tflib.optimizer import make_optimizer
 
     strategy = tf.distribute.get_strategy()
     keras.utils.set_random_seed(1)
@@ -67,8 +71,8 @@ def main():
                           dlatent_size=args.latent_size, **kw)
         D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kw)
         Gs = G.clone("Gs")
-        G_opt = make_optimizer(list(G.trainables.values()), learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
-        D_opt = make_optimizer(list(D.trainables.values()), learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
+        G_opt = make_optimizer(G.trainables, name="TrainG", learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
+        D_opt = make_optimizer(D.trainables, name="TrainD", learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
 
     class TrainingSetLike:
         label_size = 0
@@ -85,7 +89,7 @@ def main():
     lod = tf.constant(float(args.lod))
     mb_t = tf.constant(mb, tf.int32)
     Gs_beta = tf.constant(0.5 ** (mb / 10000.0), tf.float32)
-    D_step, G_step = trainer.steps(phase_lod)
+    D_step, G_step = trainer.steps(args.lod)
     build_s = time.perf_counter() - t0
 
     counter = [0]
@@ -103,6 +107,8 @@ def main():
         ok.numpy()
 
     timing = time_train_steps(run_D, run_G, args.warmup, args.steps)
+    if args.profile:
+        profile_train_steps(run_D, run_G, args.profile_steps, args.profile)
     train_step_record("ours", args, mb, phase_res, timing, build_s,
                       sum(np.prod(v.shape) for v in G.trainables.values()),
                       sum(np.prod(v.shape) for v in D.trainables.values()), tf.__version__)

@@ -197,7 +197,8 @@ REPLICA_SCRIPT = textwrap.dedent("""
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     import dnnlib.tflib as tflib
-    from training.training_loop import Trainer, make_optimizer
+    from training.training_loop import Trainer
+    from dnnlib.tflib.optimizer import make_optimizer
     strategy = tf.distribute.MirroredStrategy(["/cpu:%d" % i for i in range(n)]) if n > 1 else tf.distribute.get_strategy()
     keras.utils.set_random_seed(5)
     kw = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16, latent_size=16, dlatent_size=16,
@@ -208,8 +209,8 @@ REPLICA_SCRIPT = textwrap.dedent("""
         Gs = G.clone("Gs")
         # epsilon 1: Adam ~ SGD here, so parameters with a zero true gradient (e.g. the bias before
         # instance norm) do not turn float noise into +-lr steps that differ with the summation order.
-        G_opt = make_optimizer(list(G.trainables.values()), learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
-        D_opt = make_optimizer(list(D.trainables.values()), learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
+        G_opt = make_optimizer(G.trainables, name="TrainG", learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
+        D_opt = make_optimizer(D.trainables, name="TrainD", learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
     # Non-zero noise strengths, so that the replicas' noise draws matter.
     rnd = np.random.RandomState(0)
     for name, var in G.vars.items():
@@ -224,8 +225,8 @@ REPLICA_SCRIPT = textwrap.dedent("""
     dist = strategy.experimental_distribute_values_from_function(
         lambda ctx: tf.constant(reals[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per]))
     labels = strategy.experimental_distribute_values_from_function(lambda ctx: tf.zeros([per, 0]))
-    D_step, G_step = trainer.steps(1)
-    lod = tf.constant(1.0)
+    D_step, G_step = trainer.steps(1.5)
+    lod = tf.constant(1.5)
     before = {k: v.numpy() for k, v in D.vars.items()}
     for i in range(2):
         D_step(dist, labels, lod, tf.constant([7, 2 * i], tf.int64), tf.constant(per), tf.constant(0.9))

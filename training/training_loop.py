@@ -23,11 +23,12 @@ from training import misc
 # Real images and the schedule, as the official code computes them.
 
 
-def process_reals(x, lod, mirror_augment, drange_data, drange_net, upscale=True):
+def process_reals(x, lod, mirror_augment, drange_data, drange_net, upscale=True, crossfade=True):
     """Dynamic range, mirror augment and the lod cross-fade of a minibatch of reals.
 
     With upscale=False the images stay at the resolution of their level of detail (the
     networks' 'phase_native' mode); the official code nearest-upsamples them to full resolution.
+    crossfade=False leaves out the cross-fade, for a lod known to be an integer (weight zero).
     """
     x = tf.cast(x, tf.float32)
     x = misc.adjust_dynamic_range(x, drange_data, drange_net)
@@ -35,11 +36,12 @@ def process_reals(x, lod, mirror_augment, drange_data, drange_net, upscale=True)
         mask = rng.uniform([tf.shape(x)[0], 1, 1, 1], 0.0, 1.0, batched=True)
         x = tf.where(mask < 0.5, x, tf.reverse(x, axis=[3]))
     s = tf.shape(x)
-    y = tf.reshape(x, [-1, s[1], s[2] // 2, 2, s[3] // 2, 2])
-    y = tf.reduce_mean(y, axis=[3, 5], keepdims=True)
-    y = tf.tile(y, [1, 1, 1, 2, 1, 2])
-    y = tf.reshape(y, [-1, s[1], s[2], s[3]])
-    x = tflib.lerp(x, y, lod - tf.floor(lod))
+    if crossfade:
+        y = tf.reshape(x, [-1, s[1], s[2] // 2, 2, s[3] // 2, 2])
+        y = tf.reduce_mean(y, axis=[3, 5], keepdims=True)
+        y = tf.tile(y, [1, 1, 1, 2, 1, 2])
+        y = tf.reshape(y, [-1, s[1], s[2], s[3]])
+        x = tflib.lerp(x, y, lod - tf.floor(lod))
     if upscale:
         factor = tf.cast(2 ** tf.floor(lod), tf.int32)
         x = tf.reshape(x, [-1, s[1], s[2], 1, s[3], 1])
@@ -105,23 +107,25 @@ def setup_snapshot_image_grid(G, training_set, size="1080p", layout="random", se
 
 
 class PhaseView:
-    """A network evaluated with the 'phase' structure for lod in [phase_lod, phase_lod + 1].
+    """A network evaluated with the 'phase' structure for lod in [phase_lod, phase_lod + 1]
+    (`stable`: lod == phase_lod exactly, no cross-fade with the level below).
 
     G's output and D's input stay at the phase's resolution (exactly what the official code
     computes after upsampling and box-downsampling back); `input_area_scale` tells the losses
     how to express input-gradient norms at full resolution (each pixel stands for 4**phase_lod).
     """
 
-    def __init__(self, net, phase_lod, native=True):
+    def __init__(self, net, phase_lod, native=True, stable=False):
         self.net = net
         self.phase_lod = int(phase_lod)
         self.native = native
+        self.stable = bool(stable)
         self.input_shapes = net.input_shapes
         self.input_area_scale = float(4 ** self.phase_lod) if native else 1.0
 
     def get_output_for(self, *inputs, **kwargs):
         return self.net.get_output_for(*inputs, structure="phase", phase_lod=self.phase_lod,
-                                       phase_native=self.native, **kwargs)
+                                       phase_native=self.native, phase_stable=self.stable, **kwargs)
 
 
 class _LabelSource:
@@ -142,35 +146,6 @@ class _LabelSource:
         return tf.cast(self._fallback.get_random_labels_tf(minibatch_size), tf.float32)
 
 # ----------------------------------------------------------------------------
-# Optimizers: Keras Adam with the official wrapper's behaviour.
-
-
-def make_optimizer(variables, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, **_kwargs):
-    """Adam (TF1's update rule, which Keras 3 shares), built before the first step."""
-    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta1, beta_2=beta2, epsilon=epsilon)
-    opt.build(variables)
-    return opt
-
-
-def reset_optimizer_state(opt):
-    """Zero the moments and the step count (restarting bias correction), keep the learning rate."""
-    for var in opt.variables:
-        if var.name != "learning_rate":
-            var.assign(tf.zeros(var.shape, var.dtype))
-
-
-def optimizer_state(opt):
-    return [np.array(var.numpy()) for var in opt.variables if var.name != "learning_rate"]
-
-
-def set_optimizer_state(opt, values):
-    targets = [var for var in opt.variables if var.name != "learning_rate"]
-    if len(targets) != len(values):
-        raise ValueError("optimizer state has %d arrays, expected %d" % (len(values), len(targets)))
-    for var, value in zip(targets, values):
-        var.assign(value)
-
-# ----------------------------------------------------------------------------
 # Training steps.
 
 
@@ -178,7 +153,7 @@ class Trainer:
     """Builds and runs the D and G steps of one training phase (retraced when the phase changes)."""
 
     def __init__(self, strategy, G, D, Gs, G_opt, D_opt, G_loss_args, D_loss_args, training_set, mirror_augment,
-                 drange_net, G_smoothing_kimg, native=True, xla=False):
+                 drange_net, G_smoothing_kimg, native=True, xla=False, skip_disconnected=True):
         self.strategy = strategy
         self.G, self.D, self.Gs = G, D, Gs
         self.G_opt, self.D_opt = G_opt, D_opt
@@ -193,43 +168,41 @@ class Trainer:
         self.G_smoothing_kimg = G_smoothing_kimg
         self.native = native
         self.xla = xla
+        self.skip_disconnected = skip_disconnected
         self.G_vars = list(G.trainables.values())
         self.D_vars = list(D.trainables.values())
         self.Gs_update = Gs.setup_as_moving_average_of(G)
         self._steps = {}
 
-    def _replica_grads(self, loss_fn, variables):
-        """Per-replica mean loss / replicas (so the summed gradients are the global mean's) and grads."""
+    def _replica_grads(self, loss_fn, opt, variables):
+        """Per-replica mean loss, and the gradients of (loss scaling x mean / replicas), so the summed
+        gradients are the global mean's; None for variables the phase's graph does not reach."""
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.cast(loss_fn(), tf.float32))
-            scaled = loss / self.strategy.num_replicas_in_sync
-        grads = tape.gradient(scaled, variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        return loss, grads
+            scaled = opt.apply_loss_scaling(loss) / self.strategy.num_replicas_in_sync
+        return loss, tape.gradient(scaled, variables)
 
-    def _apply(self, opt, per_replica_grads, variables):
-        """Sum gradients over replicas and apply them; non-finite gradients are replaced by zeros
-        (the official wrapper skips such an update; the loop then stops at the end of the tick)."""
-        grads = self.strategy.extended.batch_reduce_to(
-            tf.distribute.ReduceOp.SUM, [(g, getattr(v, "value", v)) for g, v in zip(per_replica_grads, variables)])
-        ok = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-        grads = [tf.where(ok, g, tf.zeros_like(g)) for g in grads]
-        opt.apply_gradients(zip(grads, variables))
-        return ok
+    def _apply(self, opt, per_replica_grads):
+        """Sum over replicas and update (skipped when a gradient is not finite; the loop then stops
+        at the end of the tick)."""
+        return opt.apply_updates(per_replica_grads, self.strategy, skip_disconnected=self.skip_disconnected)
 
     def _reduce(self, per_replica):
         return tf.nest.map_structure(
             lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None), per_replica)
 
-    def steps(self, phase_lod, penalty_step=True):
-        key = (int(phase_lod), bool(penalty_step))
+    def steps(self, lod, penalty_step=True):
+        """The (D_step, G_step) functions for `lod`: one pair per phase, and per phase one for an
+        integer lod (the stable half, cheaper) and one for a fractional lod (the transition)."""
+        phase_lod = int(np.floor(lod))
+        key = (phase_lod, float(lod) == phase_lod, bool(penalty_step))
         if key not in self._steps:
-            self._steps[key] = self._build_steps(int(phase_lod), bool(penalty_step))
+            self._steps[key] = self._build_steps(*key)
         return self._steps[key]
 
-    def _build_steps(self, phase_lod, penalty_step):
-        G = PhaseView(self.G, phase_lod, self.native)
-        D = PhaseView(self.D, phase_lod, self.native)
+    def _build_steps(self, phase_lod, stable, penalty_step):
+        G = PhaseView(self.G, phase_lod, self.native, stable)
+        D = PhaseView(self.D, phase_lod, self.native, stable)
         D_loss_args = dict(self.D_loss_args)
         if D_loss_args.get("r1_interval", 1) > 1:
             D_loss_args["penalty_step"] = penalty_step
@@ -238,18 +211,18 @@ class Trainer:
         def D_replica(reals, labels, lod, seed, minibatch):
             with rng.seed_scope(seed), autosummary_lib.collector() as stats:
                 reals = process_reals(reals, lod, self.mirror_augment, self.drange_data, self.drange_net,
-                                      upscale=not self.native)
+                                      upscale=not self.native, crossfade=not stable)
                 loss, grads = self._replica_grads(lambda: self.D_loss(
-                    G=G, D=D, opt=None, training_set=self.labels, minibatch_size=minibatch, reals=reals,
-                    labels=tf.cast(labels, tf.float32), **D_loss_args), self.D_vars)
+                    G=G, D=D, opt=self.D_opt, training_set=self.labels, minibatch_size=minibatch, reals=reals,
+                    labels=tf.cast(labels, tf.float32), **D_loss_args), self.D_opt, self.D_vars)
                 autosummary_lib.autosummary("Loss/D", loss)
             return grads, dict(stats)
 
         def G_replica(lod, seed, minibatch):
             with rng.seed_scope(seed), autosummary_lib.collector() as stats:
                 loss, grads = self._replica_grads(lambda: self.G_loss(
-                    G=G, D=D, opt=None, training_set=self.labels, minibatch_size=minibatch,
-                    **self.G_loss_args), self.G_vars)
+                    G=G, D=D, opt=self.G_opt, training_set=self.labels, minibatch_size=minibatch,
+                    **self.G_loss_args), self.G_opt, self.G_vars)
                 autosummary_lib.autosummary("Loss/G", loss)
             return grads, dict(stats)
 
@@ -261,17 +234,17 @@ class Trainer:
             self.G.find_var("lod").assign(lod)
             self.D.find_var("lod").assign(lod)
             grads, stats = self.strategy.run(D_replica_fn, args=(reals, labels, lod, seed, minibatch_per_replica))
-            ok = self._apply(self.D_opt, grads, self.D_vars)
+            ok, opt_stats = self._apply(self.D_opt, grads)
             self.Gs_update(beta=Gs_beta)
-            return ok, self._reduce(stats)
+            return ok, dict(self._reduce(stats), **opt_stats)
 
         @tf.function
         def G_step(lod, seed, minibatch_per_replica):
             self.G.find_var("lod").assign(lod)
             self.D.find_var("lod").assign(lod)
             grads, stats = self.strategy.run(G_replica_fn, args=(lod, seed, minibatch_per_replica))
-            ok = self._apply(self.G_opt, grads, self.G_vars)
-            return ok, self._reduce(stats)
+            ok, opt_stats = self._apply(self.G_opt, grads)
+            return ok, dict(self._reduce(stats), **opt_stats)
 
         return D_step, G_step
 
@@ -435,13 +408,14 @@ def training_loop(
             D = tflib.Network("D", num_channels=shape[0], resolution=shape[1], label_size=training_set.label_size,
                               **D_args)
             Gs = G.clone("Gs")
-        G_opt = make_optimizer(list(G.trainables.values()), **G_opt_args)
-        D_opt = make_optimizer(list(D.trainables.values()), **D_opt_args)
+        G_opt = tflib.Optimizer(name="TrainG", **G_opt_args).build(G.trainables)
+        D_opt = tflib.Optimizer(name="TrainD", **D_opt_args).build(D.trainables)
     G.print_layers()
     D.print_layers()
 
     trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, G_loss_args, D_loss_args, training_set, mirror_augment,
-                      drange_net, G_smoothing_kimg, native=native_lod_resolution, xla=xla)
+                      drange_net, G_smoothing_kimg, native=native_lod_resolution, xla=xla,
+                      skip_disconnected=reset_opt_for_new_lod or (G_opt.beta1 == 0.0 and D_opt.beta1 == 0.0))
 
     cur_nimg = int(round((resume_kimg if resume_kimg is not None else
                           (kimg_from_snapshot_name(resume_pkl) if resume_pkl else 0.0)) * 1000))
@@ -458,8 +432,8 @@ def training_loop(
         data_consumed = resume_state["data_consumed"]
         prev_lod = resume_state["prev_lod"]
         resume_time = resume_state["total_time"]
-        set_optimizer_state(G_opt, resume_state["G_opt"])
-        set_optimizer_state(D_opt, resume_state["D_opt"])
+        G_opt.set_state(resume_state["G_opt"])
+        D_opt.set_state(resume_state["D_opt"])
         np.random.set_state(resume_state["np_random_state"])
         seed = resume_state["seed"]
 
@@ -498,7 +472,7 @@ def training_loop(
         misc.save_pkl(dict(
             cur_nimg=cur_nimg, cur_tick=cur_tick, step_index=step_index, data_key=data_key,
             data_consumed=data_consumed, prev_lod=prev_lod, total_time=time.time() - start_time + resume_time,
-            G_opt=optimizer_state(G_opt), D_opt=optimizer_state(D_opt), np_random_state=np.random.get_state(),
+            G_opt=G_opt.get_state(), D_opt=D_opt.get_state(), np_random_state=np.random.get_state(),
             seed=seed), state_path_for(pkl))
         misc.save_pkl((G, D, Gs), pkl)
         return pkl
@@ -524,8 +498,8 @@ def training_loop(
                 data_key = key
             if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or
                                           np.ceil(sched.lod) != np.ceil(prev_lod)):
-                reset_optimizer_state(G_opt)
-                reset_optimizer_state(D_opt)
+                G_opt.reset_optimizer_state()
+                D_opt.reset_optimizer_state()
             prev_lod = sched.lod
             G_opt.learning_rate = sched.G_lrate
             D_opt.learning_rate = sched.D_lrate
@@ -537,7 +511,7 @@ def training_loop(
 
             for _ in range(minibatch_repeats):
                 for _ in range(D_repeats):
-                    D_step, _ = trainer.steps(np.floor(sched.lod), penalty_step=(step_index % r1_interval == 0))
+                    D_step, _ = trainer.steps(sched.lod, penalty_step=(step_index % r1_interval == 0))
                     reals, labels = next(iterator)
                     data_consumed += 1
                     seed_t = tf.constant([base_seed, step_index], tf.int64)
@@ -545,7 +519,7 @@ def training_loop(
                     stats.add(step_stats)
                     step_index += 1
                     cur_nimg += sched.minibatch
-                _, G_step = trainer.steps(np.floor(sched.lod))
+                _, G_step = trainer.steps(sched.lod)
                 seed_t = tf.constant([base_seed, step_index], tf.int64)
                 _, step_stats = G_step(lod, seed_t, per_replica)
                 stats.add(step_stats)
@@ -572,8 +546,7 @@ def training_loop(
                     "Progress/minibatch": sched.minibatch, "Timing/total_sec": total_time,
                     "Timing/sec_per_tick": tick_time, "Timing/sec_per_kimg": tick_time / max(tick_kimg, 1e-8),
                     "Timing/maintenance_sec": maintenance_time, "Resources/peak_host_mem_gb": mem,
-                    "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0,
-                    "TrainG/learning_rate": sched.G_lrate, "TrainD/learning_rate": sched.D_lrate})
+                    "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0})
                 print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
                       "maintenance %-6.1f cpumem %-4.1f" % (
                           cur_tick, cur_nimg / 1000.0, sched.lod, sched.minibatch, dnnlib.util.format_time(total_time),
