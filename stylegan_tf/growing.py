@@ -10,7 +10,9 @@ A fourth, 'phase', is ours: for a lod known to lie in [phase_lod, phase_lod + 1]
 phase) it builds only the levels that range uses, without `tf.cond` (whose second-order
 gradients, needed by R1, are slow to build), so the training loop retraces once per phase.
 With `phase_native`, G's output and D's input stay at the phase's resolution instead of being
-nearest-upsampled to full resolution and box-downsampled back (an exact identity).
+nearest-upsampled to full resolution and box-downsampled back (an exact identity). With
+`phase_stable` (lod == phase_lod exactly, the first half of each official phase) the cross-fade
+with the level below, whose weight is then exactly zero, is left out, as the official `tf.cond` does.
 """
 
 import tensorflow as tf
@@ -25,7 +27,7 @@ def cset(cur_lambda, new_cond, new_lambda):
 
 
 def grow_generator(block, torgb, x_in, lod_in, resolution_log2, structure, recursive_from=2, phase_lod=None,
-                   phase_native=False):
+                   phase_native=False, phase_stable=False):
     """Image at full resolution from `block(res, x)` / `torgb(res, x)` for res = 2..log2.
 
     `x_in` is the input of the 4x4 block. `recursive_from` is the first resolution of the official
@@ -45,7 +47,7 @@ def grow_generator(block, torgb, x_in, lod_in, resolution_log2, structure, recur
         for res in range(2, res_hi + 1):
             prev, x = x, block(res, x)
         img = torgb(res_hi, x)
-        if res_hi > 2:
+        if res_hi > 2 and not phase_stable:
             img = lerp(img, ops.upscale2d(torgb(res_hi - 1, prev)), lod_in - lo)
         return img if phase_native else ops.upscale2d(img, 2 ** lo)
     if structure == "linear":
@@ -78,7 +80,7 @@ def grow_generator(block, torgb, x_in, lod_in, resolution_log2, structure, recur
 
 
 def grow_discriminator(fromrgb, block, images_in, lod_in, resolution_log2, structure, phase_lod=None,
-                       phase_native=False):
+                       phase_native=False, phase_stable=False):
     """Scores from `fromrgb(x, res)` / `block(x, res)` (res = log2..2), blending inputs by lod."""
     log2 = resolution_log2
     if structure == "phase":
@@ -89,7 +91,7 @@ def grow_discriminator(fromrgb, block, images_in, lod_in, resolution_log2, struc
         x = fromrgb(img, res_hi)
         for res in range(res_hi, 1, -1):
             x = block(x, res)
-            if res == res_hi and res > 2:
+            if res == res_hi and res > 2 and not phase_stable:
                 x = lerp(x, fromrgb(ops.downscale2d(img), res - 1), lod_in - lo)
         return x
     if structure == "fixed":

@@ -76,7 +76,8 @@ class GPaper(NetworkModel):
 
         return grow_generator(block, lambda res, x: self.torgb[res](x), combo_in, lod_in, self.resolution_log2,
                               structure, recursive_from=2, phase_lod=cfg.get("phase_lod"),
-                              phase_native=cfg.get("phase_native", False))
+                              phase_native=cfg.get("phase_native", False),
+                              phase_stable=cfg.get("phase_stable", False))
 
 
 class DPaper(NetworkModel):
@@ -138,7 +139,8 @@ class DPaper(NetworkModel):
 
         return grow_discriminator(lambda x, res: self.fromrgb[res](x), block, images_in, lod_in,
                                   self.resolution_log2, structure, phase_lod=cfg.get("phase_lod"),
-                                  phase_native=cfg.get("phase_native", False))
+                                  phase_native=cfg.get("phase_native", False),
+                                  phase_stable=cfg.get("phase_stable", False))
 
 
 def G_paper(name="G", **kwargs):

@@ -188,7 +188,8 @@ class GSynthesis(NetworkModel):
 
         return grow_generator(block, lambda res, x: self.torgb[res](x), None, lod_in, self.resolution_log2,
                               structure, recursive_from=3, phase_lod=cfg.get("phase_lod"),
-                              phase_native=cfg.get("phase_native", False))
+                              phase_native=cfg.get("phase_native", False),
+                              phase_stable=cfg.get("phase_stable", False))
 
 
 # ----------------------------------------------------------------------------
@@ -340,7 +341,8 @@ class DBasic(NetworkModel):
 
         scores_out = grow_discriminator(lambda x, res: self.fromrgb[res](x), block, images_in, lod_in,
                                         self.resolution_log2, structure, phase_lod=cfg.get("phase_lod"),
-                                        phase_native=cfg.get("phase_native", False))
+                                        phase_native=cfg.get("phase_native", False),
+                                        phase_stable=cfg.get("phase_stable", False))
 
         if cfg.label_size:
             scores_out = tf.reduce_sum(scores_out * tf.cast(labels_in, dtype), axis=1, keepdims=True)

@@ -397,3 +397,9 @@ def test_phase_structure_equals_recursive(gfunc, dfunc):
         small = ops.downscale2d(tf.constant(x), 2 ** lo).numpy()
         native_scores = D.get_output_for(tf.constant(small), None, structure="phase", phase_lod=lo, phase_native=True)
         np.testing.assert_allclose(native_scores.numpy(), d_rec, rtol=1e-5, atol=1e-5)
+        if lod == lo:  # 'phase_stable' leaves out the zero-weight cross-fade: bit-identical results
+            np.testing.assert_array_equal(
+                G.run(z, None, structure="phase", phase_lod=lo, phase_stable=True, **gk),
+                G.run(z, None, structure="phase", phase_lod=lo, **gk))
+            np.testing.assert_array_equal(D.run(x, None, structure="phase", phase_lod=lo, phase_stable=True),
+                                          D.run(x, None, structure="phase", phase_lod=lo))
