@@ -52,3 +52,16 @@ def train_step_record(impl, args, mb, phase_res, timing, build_s, G_params, D_pa
         with open(args.json, "a") as f:
             f.write(line + "\n")
     return rec
+
+
+def profile_train_steps(run_D, run_G, steps, logdir):
+    """Run `steps` more D+G steps under TensorFlow's profiler, trace written to `logdir`
+    (summarise with bench/profile_summary.py)."""
+    from tensorflow.python.profiler import profiler_v2 as profiler  # also importable under the TF1 shim
+    profiler.start(logdir)
+    try:
+        for _ in range(steps):
+            run_D()
+            run_G()
+    finally:
+        profiler.stop()

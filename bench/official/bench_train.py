@@ -14,7 +14,7 @@ Warm-up steps are excluded; sec_per_step is the median over --steps timed steps.
 
 Usage (a process of its own; the official checkout is only read and executed):
   python bench/official/bench_train.py --res 64 --fmap_base 2048 --minibatch 8 [--lod 0]
-      [--xla 0|1] [--steps 10] [--warmup 2] [--official_dir DIR] [--json FILE]
+      [--xla 0|1] [--steps 10] [--warmup 2] [--official_dir DIR] [--json FILE] [--profile DIR]
   python bench/official/bench_train.py --res 64 --fmap_base 2048 --minibatch 8 --count_flops 1
 
 --xla 1 turns on TF1 XLA auto-clustering (global_jit_level ON_1 + TF_XLA_FLAGS=--tf_xla_cpu_global_jit).
@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/, for the timing module
 import shim  # noqa: E402
-from train_step_timing import time_train_steps, train_step_record  # noqa: E402
+from train_step_timing import profile_train_steps, time_train_steps, train_step_record  # noqa: E402
 
 
 def parse_args():
@@ -50,6 +50,9 @@ def parse_args():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--json", default=None, help="also append the JSON line to this file")
+    p.add_argument("--profile", default=None, metavar="DIR",
+                   help="after timing, profile --profile_steps more steps into DIR (see bench/profile_summary.py)")
+    p.add_argument("--profile_steps", type=int, default=2)
     p.add_argument("--count_flops", type=int, default=0, choices=[0, 1],
                    help="1: only count the convolution float ops of one D+G step (run-time shapes, on the "
                         "same graph with structure 'fixed' at the phase resolution, i.e. the layers a phase "
@@ -180,6 +183,8 @@ def main():
         tflib.run([G_train_op], feed)
 
     timing = time_train_steps(run_D, run_G, args.warmup, args.steps)
+    if args.profile:
+        profile_train_steps(run_D, run_G, args.profile_steps, args.profile)
     train_step_record("official", args, mb, phase_res, timing, build_s,
                       sum(np.prod(v.shape.as_list()) for v in G.trainables.values()),
                       sum(np.prod(v.shape.as_list()) for v in D.trainables.values()), shim.real_tensorflow().__version__)
