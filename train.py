@@ -146,7 +146,23 @@ PRESETS = {
     "stylebased-8": lambda c: (c.G.update(mapping_layers=8), c.__setitem__("desc", c.desc + "-stylebased-8")),
     # Progressive GAN (the official pgan branch: preset-v2, fp32).
     "pgan": _progan,
+    # Mixed precision: the official fp16 option, and bfloat16 (ours; fast on CPUs with AVX512-BF16/AMX).
+    "fp16": lambda c: _mixed_precision(c, "float16"),
+    "bf16": lambda c: _mixed_precision(c, "bfloat16"),
 }
+
+
+def _mixed_precision(c, dtype):
+    """Networks compute in `dtype`, variables stay float32. float16 as the official fp16 line: dynamic
+    loss scaling, pixel-norm epsilon 1e-4, smaller minibatches at 512 and 1024. bfloat16 has float32's
+    exponent range, so it needs neither loss scaling nor the larger epsilon."""
+    c.G.dtype = dtype
+    c.D.dtype = dtype
+    if dtype == "float16":
+        c.G.pixelnorm_epsilon = 1e-4
+        c.G_opt.use_loss_scaling = True
+        c.D_opt.use_loss_scaling = True
+        c.sched.max_minibatch_per_gpu = {512: 16, 1024: 8}
 
 # Official minibatch settings per GPU count.
 STYLEGAN_GPU_SCHED = {
@@ -190,6 +206,7 @@ def build_config(config_names, num_gpus, overrides=(), dataset=None, total_kimg=
         if c.desc.startswith("pgan"):
             c.sched.D_lrate_dict = dict(c.sched.G_lrate_dict)
         c.desc += "-%dgpu" % num_gpus
+    c.desc += "".join("-" + n for n in names if n in ("fp16", "bf16"))  # last, as the official '-fp16'
     if dataset is not None:
         c.dataset.pop("demo", None)
         c.dataset.tfrecord_dir = dataset
@@ -265,7 +282,7 @@ def main(argv):
     if FLAGS.total_kimg is not None and FLAGS.total_kimg <= 0:
         raise UsageError("--total_kimg must be > 0, got %g" % FLAGS.total_kimg)
     config_names = FLAGS.config or ("stylegan" if FLAGS.dataset else "demo")
-    build_config(config_names, FLAGS.gpus or 1, FLAGS.set)  # validate presets and overrides before anything else
+    check = build_config(config_names, FLAGS.gpus or 1, FLAGS.set)  # validate presets and overrides first
     if FLAGS.dataset is None and "demo" not in config_names and not FLAGS.resume:
         raise UsageError("--config=%s needs --dataset (or add 'demo')" % config_names)
     if FLAGS.dataset is not None and not os.path.isdir(os.path.join(FLAGS.data_dir, FLAGS.dataset)):
@@ -273,7 +290,22 @@ def main(argv):
 
     from training import training_loop
     resume_pkl = training_loop.locate_latest_snapshot(FLAGS.resume) if FLAGS.resume else None
+    from dnnlib import tflib
+    for group in ("G_opt", "D_opt"):
+        try:
+            tflib.Optimizer(**check[group])
+        except (TypeError, ValueError) as e:
+            raise UsageError("%s: %s" % (group, e)) from None
+    layout = check.grid.get("layout", "random")
+    if layout != "random" and layout not in training_loop.GRID_CLASS_LAYOUTS:
+        raise UsageError("grid.layout %r: use 'random' or one of %s"
+                         % (layout, ", ".join(training_loop.GRID_CLASS_LAYOUTS)))
 
+    if "float16" in (check.G.get("dtype"), check.D.get("dtype")):
+        import tensorflow as tf
+        if not tf.config.list_physical_devices("GPU"):
+            raise UsageError("G/D dtype float16 (the fp16 preset) needs a GPU: TensorFlow has no float16 "
+                             "convolutions on CPU (use bf16 there)")
     strategy = make_strategy(FLAGS.gpus, FLAGS.multiworker)
     num_gpus = strategy.num_replicas_in_sync
     c = build_config(config_names, num_gpus, FLAGS.set, FLAGS.dataset, FLAGS.total_kimg, FLAGS.mirror_augment,
@@ -310,6 +342,9 @@ def main(argv):
         except training_loop.NonFiniteLossError as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 1
+        except training_loop.GridConfigError as e:
+            print("train.py: error: %s" % e, file=sys.stderr)
+            return 2
         print("Done: %s" % final)
     return 0
 

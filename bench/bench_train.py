@@ -36,6 +36,8 @@ def parse_args():
     p.add_argument("--minibatch", type=int, default=8)
     p.add_argument("--lod", type=float, default=0.0)
     p.add_argument("--xla", type=int, default=0, choices=[0, 1])
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                   help="G/D compute dtype (the fp16 / bf16 presets); float16 also turns on loss scaling")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--json", default=None, help="also append the JSON line to this file")
@@ -64,15 +66,17 @@ def main():
 
     strategy = tf.distribute.get_strategy()
     keras.utils.set_random_seed(1)
-    kw = dict(num_channels=3, resolution=args.res, label_size=0, fmap_base=args.fmap_base, fmap_max=args.fmap_max)
+    kw = dict(num_channels=3, resolution=args.res, label_size=0, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
+              dtype=args.dtype)
+    opt_kw = dict(learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8, use_loss_scaling=args.dtype == "float16")
     t0 = time.perf_counter()
     with strategy.scope():
         G = tflib.Network("G", func_name="training.networks_stylegan.G_style", latent_size=args.latent_size,
                           dlatent_size=args.latent_size, **kw)
         D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kw)
         Gs = G.clone("Gs")
-        G_opt = make_optimizer(G.trainables, name="TrainG", learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
-        D_opt = make_optimizer(D.trainables, name="TrainD", learning_rate=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8)
+        G_opt = make_optimizer(G.trainables, name="TrainG", **opt_kw)
+        D_opt = make_optimizer(D.trainables, name="TrainD", **opt_kw)
 
     class TrainingSetLike:
         label_size = 0

@@ -34,8 +34,8 @@ def time_train_steps(run_D, run_G, warmup, steps):
 def train_step_record(impl, args, mb, phase_res, timing, build_s, G_params, D_params, tf_version):
     """The one-line JSON record both scripts print (and append to --json)."""
     sec = float(np.median(timing["step_times"]))
-    rec = dict(impl=impl, xla=args.xla, res=args.res, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
-               latent_size=args.latent_size, minibatch=mb, lod=args.lod, phase_res=phase_res,
+    rec = dict(impl=impl, xla=args.xla, dtype=getattr(args, "dtype", "float32"), res=args.res,
+               fmap_base=args.fmap_base, fmap_max=args.fmap_max, latent_size=args.latent_size, minibatch=mb, lod=args.lod, phase_res=phase_res,
                loss="G_logistic_nonsaturating + D_logistic_simplegp(r1_gamma=10) every step",
                warmup=args.warmup, steps=args.steps, sec_per_step=round(sec, 4), img_per_sec=round(mb / sec, 3),
                sec_per_kimg=round(1000.0 * sec / mb, 1),

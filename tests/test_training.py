@@ -15,7 +15,7 @@ import dnnlib.tflib as tflib
 from stylegan_tf import rng
 from training import loss as loss_lib
 from training import misc
-from training.training_loop import PhaseView, process_reals, training_schedule
+from training.training_loop import PhaseView, process_reals, setup_snapshot_image_grid, training_schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -123,6 +123,52 @@ def run_loss(func, seed=(3, 4), **kwargs):
 def latents_of(seed=(3, 4)):
     with rng.seed_scope(tf.constant(seed)):
         return rng.normal([4, 48], batched=True).numpy()
+
+
+class _LabelledSet:
+    """Images whose pixels hold their class id; labels one-hot; random class order."""
+    label_size = 3
+    shape = [1, 4, 4]
+
+    def __init__(self, classes=3):
+        self.rnd = np.random.RandomState(0)
+        self.classes = classes
+
+    def get_minibatch_np(self, n):
+        cls = self.rnd.randint(0, self.classes, size=n)
+        return (np.repeat(cls, 16).reshape(n, 1, 4, 4).astype(np.uint8),
+                np.eye(self.label_size, dtype=np.float32)[cls])
+
+
+class _GLike:
+    output_shape = [None, 1, 4, 4]
+    input_shape = [None, 8]
+
+
+@pytest.mark.parametrize("layout,size,expect", [
+    ("row_per_class", "5x3", np.repeat([0, 1, 2], 5).reshape(3, 5)),
+    ("col_per_class", "3x2", np.tile([0, 1, 2], 2).reshape(2, 3)),
+    ("class4x4", "8x4", np.repeat(np.repeat([[0, 1]], 4, axis=0), 4, axis=1)),
+    ("row_per_class", "2x4", np.array([[0, 0], [1, 1], [2, 2], [0, 0]]))])  # class 0 again: its second block
+def test_snapshot_grid_class_layouts(layout, size, expect):
+    (gw, gh), reals, labels, latents = setup_snapshot_image_grid(_GLike(), _LabelledSet(), size=size, layout=layout)
+    assert (gw, gh) == expect.shape[::-1] and latents.shape == (gw * gh, 8)
+    np.testing.assert_array_equal(reals[:, 0, 0, 0].reshape(gh, gw), expect)
+    np.testing.assert_array_equal(labels.argmax(axis=1).reshape(gh, gw), expect)
+
+
+def test_snapshot_grid_layout_errors(capsys):
+    with pytest.raises(ValueError, match="grid layout 'diagonal'"):
+        setup_snapshot_image_grid(_GLike(), _LabelledSet(), size="2x2", layout="diagonal")
+    unlabelled = _LabelledSet()
+    unlabelled.label_size = 0
+    with pytest.raises(ValueError, match="needs a dataset with labels"):
+        setup_snapshot_image_grid(_GLike(), unlabelled, size="2x2", layout="row_per_class")
+    # A class that never occurs leaves its cells empty, with a message, after max_draws images.
+    (_, _), reals, _, _ = setup_snapshot_image_grid(_GLike(), _LabelledSet(classes=2), size="2x3",
+                                                    layout="row_per_class", max_draws=1000)
+    assert "not enough images" in capsys.readouterr().out
+    assert reals[4:].max() == 0 and reals[2:4].min() == 1
 
 
 def test_losses_against_direct_computation():
@@ -293,6 +339,20 @@ def test_short_training_run(tmp_path):
     assert cfg["dataset"]["tfrecord_dir"].endswith("demo-digits32") and cfg["train"]["total_kimg"] == 0.3
 
 
+def test_bf16_training_run(tmp_path):
+    """The mixed-precision path (networks in bfloat16, float32 variables and losses) trains on CPU."""
+    train(tmp_path, "--total_kimg=0.2", "--config=demo,bf16")
+    run_dir = run_dirs(tmp_path)[-1]
+    assert run_dir.endswith("-demo-bf16")
+    G, D, Gs = misc.load_pkl(os.path.join(run_dir, "network-final.pkl"))
+    assert G.static_kwargs.dtype == "bfloat16" and D.static_kwargs.dtype == "bfloat16"
+    img = Gs.run(np.random.randn(2, 16).astype(np.float32), None, truncation_psi=0.7)
+    assert img.shape == (2, 3, 32, 32) and np.all(np.isfinite(np.asarray(img, np.float32)))
+    losses = read_scalars(run_dir, "Loss/D")
+    assert len(losses) >= 2 and np.all(np.isfinite(losses))
+    assert read_scalars(run_dir, "TrainD/overflow_frequency") == [0.0] * len(losses)
+
+
 def read_scalars(run_dir, tag):
     from tensorflow.core.util import event_pb2
     values = []
@@ -377,6 +437,21 @@ def test_kill_during_snapshot_keeps_previous(tmp_path):
     assert locate_latest_snapshot(str(tmp_path)) == str(path)
 
 
+def test_presets():
+    import train as train_py
+    c = train_py.build_config("ffhq", 1)
+    assert c.desc == "sgan-ffhq-1gpu" and c.train.mirror_augment and c.sched.minibatch_dict[8] == 128
+    assert c.G_opt == dict(beta1=0.0, beta2=0.99, epsilon=1e-8) and c.D_loss.r1_gamma == 10.0
+    c = train_py.build_config("ffhq,fp16", 8)  # the official commented-out fp16 line
+    assert c.desc == "sgan-ffhq-8gpu-fp16" and c.G.dtype == c.D.dtype == "float16"
+    assert c.G_opt.use_loss_scaling and c.D_opt.use_loss_scaling and c.G.pixelnorm_epsilon == 1e-4
+    assert c.sched.max_minibatch_per_gpu == {512: 16, 1024: 8} and c.sched.minibatch_base == 32
+    c = train_py.build_config("bf16,celebahq", 2)
+    assert c.desc == "sgan-celebahq-2gpu-bf16" and c.G.dtype == "bfloat16" and "use_loss_scaling" not in c.G_opt
+    c = train_py.build_config("pgan,celebahq", 4, ["G_opt.beta2=0.9"])
+    assert c.desc.startswith("pgan-celebahq-4gpu") and c.G_opt.beta2 == 0.9
+
+
 def test_train_py_bad_flags(tmp_path):
     res = train(tmp_path, "--config=nonexistent", check=False)
     assert res.returncode == 2 and "unknown preset 'nonexistent'" in res.stderr
@@ -386,6 +461,13 @@ def test_train_py_bad_flags(tmp_path):
     assert res.returncode == 2 and "nowhere" in res.stderr
     res = train(tmp_path, "--set=G.fmap_base", check=False)
     assert res.returncode == 2 and "group.key=value" in res.stderr
+    res = train(tmp_path, "--set=G_opt.momentum=0.9", check=False)
+    assert res.returncode == 2 and "G_opt: unknown optimizer option(s): momentum" in res.stderr
+    res = train(tmp_path, "--set=grid.layout=diagonal", check=False)
+    assert res.returncode == 2 and "grid.layout 'diagonal'" in res.stderr
+    if not tf.config.list_physical_devices("GPU"):
+        res = train(tmp_path, "--config=demo,fp16", check=False)
+        assert res.returncode == 2 and "needs a GPU" in res.stderr
     assert not os.path.exists(tmp_path / "results") or not os.listdir(tmp_path / "results")
 
 
