@@ -407,6 +407,14 @@ def test_sigterm_writes_snapshot_and_exits(tmp_path):
     assert len(snaps) >= 2 or "Stopped at tick" in "".join(lines)
     assert "Stopped at tick" in "".join(lines)
     misc.load_pkl(os.path.join(run_dir, snaps[-1]))
+    # A training-state file whose optimizer state does not fit (e.g. from an older version): the run
+    # resumes anyway, with a fresh optimizer and a message.
+    state_file = os.path.join(run_dir, snaps[-1].replace("network-snapshot-", "training-state-"))
+    state = misc.load_pkl(state_file)
+    state["G_opt"] = state["G_opt"][:3]
+    misc.save_pkl(state, state_file)
+    res = train(tmp_path, "--total_kimg=0.4", "--resume=" + os.path.join(run_dir, snaps[-1]))
+    assert "does not fit" in res.stdout and "Done:" in res.stdout
 
 
 KILL_SCRIPT = textwrap.dedent("""

@@ -469,8 +469,13 @@ def training_loop(
         data_consumed = resume_state["data_consumed"]
         prev_lod = resume_state["prev_lod"]
         resume_time = resume_state["total_time"]
-        G_opt.set_state(resume_state["G_opt"])
-        D_opt.set_state(resume_state["D_opt"])
+        try:
+            G_opt.set_state(resume_state["G_opt"])
+            D_opt.set_state(resume_state["D_opt"])
+        except ValueError as e:  # e.g. a state file written by an older version of this code
+            G_opt.reset_optimizer_state()
+            D_opt.reset_optimizer_state()
+            print("Optimizer state in %s does not fit (%s): it starts fresh." % (state_path, e))
         np.random.set_state(resume_state["np_random_state"])
         seed = resume_state["seed"]
 
