@@ -24,35 +24,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
-from train_step_timing import profile_train_steps, time_train_steps, train_step_record  # noqa: E402  (bench/ is the script dir)
+from train_step_timing import (add_step_args, check_step_args, profile_train_steps, time_train_steps,  # noqa: E402
+                               train_step_record)  # (bench/ is the script dir)
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--res", type=int, default=64)
-    p.add_argument("--fmap_base", type=int, default=2048)
-    p.add_argument("--fmap_max", type=int, default=512)
-    p.add_argument("--latent_size", type=int, default=512)
-    p.add_argument("--minibatch", type=int, default=8)
-    p.add_argument("--lod", type=float, default=0.0)
-    p.add_argument("--xla", type=int, default=0, choices=[0, 1])
+    add_step_args(p)
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="G/D compute dtype (the fp16 / bf16 presets); float16 also turns on loss scaling")
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--json", default=None, help="also append the JSON line to this file")
-    p.add_argument("--profile", default=None, metavar="DIR",
-                   help="after timing, profile --profile_steps more steps into DIR (see bench/profile_summary.py)")
-    p.add_argument("--profile_steps", type=int, default=2)
-    args = p.parse_args()
-    levels = args.res.bit_length() - 1
-    if args.res < 4 or 2 ** levels != args.res:
-        p.error("--res must be a power of two >= 4")
-    if not 0 <= args.lod <= levels - 2:
-        p.error("--lod must be in [0, log2(res) - 2]")
-    if args.minibatch < 1 or args.steps < 1 or args.warmup < 1:
-        p.error("--minibatch and --steps must be >= 1, --warmup >= 1 (the first step traces)")
-    return args
+    return check_step_args(p, p.parse_args())
 
 
 def main():

@@ -9,6 +9,34 @@ import time
 import numpy as np
 
 
+def add_step_args(p):
+    """The flags both training-step benchmarks take (argparse)."""
+    p.add_argument("--res", type=int, default=64)
+    p.add_argument("--fmap_base", type=int, default=2048)
+    p.add_argument("--fmap_max", type=int, default=512)
+    p.add_argument("--latent_size", type=int, default=512)
+    p.add_argument("--minibatch", type=int, default=8)
+    p.add_argument("--lod", type=float, default=0.0)
+    p.add_argument("--xla", type=int, default=0, choices=[0, 1])
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--json", default=None, help="also append the JSON line to this file")
+    p.add_argument("--profile", default=None, metavar="DIR",
+                   help="after timing, profile --profile_steps more steps into DIR (see bench/profile_summary.py)")
+    p.add_argument("--profile_steps", type=int, default=2)
+
+
+def check_step_args(p, args):
+    levels = args.res.bit_length() - 1
+    if args.res < 4 or 2 ** levels != args.res:
+        p.error("--res must be a power of two >= 4")
+    if not 0 <= args.lod <= levels - 2:
+        p.error("--lod must be in [0, log2(res) - 2]")
+    if args.minibatch < 1 or args.steps < 1 or args.warmup < 1:
+        p.error("--minibatch and --steps must be >= 1, --warmup >= 1 (the first step traces)")
+    return args
+
+
 def time_train_steps(run_D, run_G, warmup, steps):
     """Wall and CPU timing of `steps` D+G steps after `warmup` ones, as record fields."""
     t0 = time.perf_counter()
