@@ -19,44 +19,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/, for net_timing
 import shim  # noqa: E402
+from net_timing import add_net_args, check_net_args, time_steps  # noqa: E402
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--res", default="64,256", help="comma-separated resolutions")
-    p.add_argument("--nets", default="G,D", help="comma-separated subset of G,D")
-    p.add_argument("--minibatch", type=int, default=8)
-    p.add_argument("--fmap_base", type=int, default=8192)
-    p.add_argument("--fmap_max", type=int, default=512)
-    p.add_argument("--latent_size", type=int, default=512)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--structure", default="fixed", choices=["fixed", "linear", "recursive"])
-    p.add_argument("--json", default=None, help="append one JSON line per measurement to this file")
+    add_net_args(p)
     shim.add_official_dir_arg(p)
-    args = p.parse_args()
-    args.res = [int(r) for r in args.res.split(",") if r]
-    args.nets = [n for n in args.nets.split(",") if n]
-    if any(n not in ("G", "D") for n in args.nets):
-        p.error("--nets takes G and/or D")
-    if args.minibatch < 1 or args.steps < 1 or args.warmup < 0:
-        p.error("--minibatch and --steps must be >= 1, --warmup >= 0")
-    return args
-
-
-def time_steps(step, warmup, steps):
-    """Wall seconds of each timed step, and process CPU seconds (all threads) over the timed steps:
-    on a shared machine the CPU time per image is the steadier number."""
-    for _ in range(warmup):
-        step()
-    times = []
-    cpu0 = time.process_time()
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return times, time.process_time() - cpu0
+    return check_net_args(p, p.parse_args())
 
 
 def main():
