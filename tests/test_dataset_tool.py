@@ -599,29 +599,3 @@ def test_display_extract(tmp_path):
     assert np.array_equal(np.asarray(PIL.Image.open(tmp_path / "out" / "img00000003.png")), imgs[3].transpose(1, 2, 0))
     p = tool("compare", tmp_path / "ds", tmp_path / "ds")
     assert "Identical images: 5 / 5" in p.stdout and "Identical labels: 5 / 5" in p.stdout
-
-
-def _sleep_forever():
-    time.sleep(600)
-
-
-def test_pool_termination_cannot_hang():
-    """multiprocessing's Pool.terminate() can block for ever on an interrupt (an idle worker holds the
-    task queue's lock); the conversion's clean-up kills the workers after a timeout instead."""
-    import multiprocessing as mp
-    import threading
-    from training.dataset_format import _terminate_pool
-
-    class StuckPool:
-        def __init__(self):
-            self._pool = [mp.get_context("spawn").Process(target=_sleep_forever, daemon=True)]
-            self._pool[0].start()
-
-        def terminate(self):
-            threading.Event().wait()
-
-    pool = StuckPool()
-    t0 = time.time()
-    _terminate_pool(pool, timeout=0.5)
-    pool._pool[0].join(30)
-    assert pool._pool[0].exitcode is not None and time.time() - t0 < 30

@@ -937,21 +937,7 @@ def parallel_map(func, items, args=(), workers: int = None, chunk_size: int = 8,
         pool.close()
         pool.join()
     finally:
-        _terminate_pool(pool)
-
-
-def _terminate_pool(pool, timeout: float = 10.0):
-    """`pool.terminate()` that cannot hang. On an interrupt it can block for ever: it first takes
-    the task queue's lock, which an idle worker holds while it waits for a task. After `timeout`
-    seconds the workers are killed and the stuck (daemon) thread is left behind."""
-    import threading
-    stopper = threading.Thread(target=pool.terminate, daemon=True)
-    stopper.start()
-    stopper.join(timeout)
-    if stopper.is_alive():
-        for proc in list(getattr(pool, "_pool", [])):
-            if proc.exitcode is None:
-                proc.kill()
+        pool.terminate()
 
 
 # ------------------------------------------------------------------------------------------
