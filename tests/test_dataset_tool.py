@@ -519,9 +519,12 @@ def test_existing_dataset_needs_overwrite(tmp_path):
 def test_interrupted_conversion_leaves_nothing(tmp_path, sig):
     write_mnist(tmp_path / "mnist", n=100)
     out = tmp_path / "ds"
+    # A shell starts background jobs with SIGINT ignored, and a child inherits that: undo it, so the
+    # test also works when the suite runs in the background (`.ci/run &`).
     p = subprocess.Popen([sys.executable, TOOL, "create_mnistrgb", str(out), str(tmp_path / "mnist"),
                           "--num_images", "2000000", "--workers", "1"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     tmp_dirs = []
     while time.time() < deadline and not tmp_dirs:
