@@ -116,7 +116,7 @@ def setup_snapshot_image_grid(G, training_set, size="1080p", layout="random", se
     bw, bh = bw or gw, bh or gh
     nw, nh = (gw - 1) // bw + 1, (gh - 1) // bh + 1
     blocks = [[] for _ in range(nw * nh)]  # block i: class i % label_size, its (i // label_size)-th block
-    drawn, chunk = 0, 256
+    drawn, chunk = 0, int(np.clip((64 << 20) // max(int(np.prod(training_set.shape)), 1), 1, 256))  # <= 64 MB
     while drawn < max_draws and not all(len(block) >= bw * bh for block in blocks):
         images, labels = training_set.get_minibatch_np(chunk)
         drawn += chunk
