@@ -43,7 +43,6 @@ def main():
     import keras
     import dnnlib.tflib as tflib
     from training.training_loop import Trainer
-    from dnnlib.tflib.optimizer import make_optimizer
 
     strategy = tf.distribute.get_strategy()
     keras.utils.set_random_seed(1)
@@ -56,8 +55,8 @@ def main():
                           dlatent_size=args.latent_size, **kw)
         D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kw)
         Gs = G.clone("Gs")
-        G_opt = make_optimizer(G.trainables, name="TrainG", **opt_kw)
-        D_opt = make_optimizer(D.trainables, name="TrainD", **opt_kw)
+        G_opt = tflib.Optimizer(name="TrainG", **opt_kw).build(G.trainables)
+        D_opt = tflib.Optimizer(name="TrainD", **opt_kw).build(D.trainables)
 
     class TrainingSetLike:
         label_size = 0

@@ -244,7 +244,6 @@ REPLICA_SCRIPT = textwrap.dedent("""
     import keras
     import dnnlib.tflib as tflib
     from training.training_loop import Trainer
-    from dnnlib.tflib.optimizer import make_optimizer
     strategy = tf.distribute.MirroredStrategy(["/cpu:%d" % i for i in range(n)]) if n > 1 else tf.distribute.get_strategy()
     keras.utils.set_random_seed(5)
     kw = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16, latent_size=16, dlatent_size=16,
@@ -255,8 +254,9 @@ REPLICA_SCRIPT = textwrap.dedent("""
         Gs = G.clone("Gs")
         # epsilon 1: Adam ~ SGD here, so parameters with a zero true gradient (e.g. the bias before
         # instance norm) do not turn float noise into +-lr steps that differ with the summation order.
-        G_opt = make_optimizer(G.trainables, name="TrainG", learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
-        D_opt = make_optimizer(D.trainables, name="TrainD", learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
+        opt_kw = dict(learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
+        G_opt = tflib.Optimizer(name="TrainG", **opt_kw).build(G.trainables)
+        D_opt = tflib.Optimizer(name="TrainD", **opt_kw).build(D.trainables)
     # Non-zero noise strengths, so that the replicas' noise draws matter.
     rnd = np.random.RandomState(0)
     for name, var in G.vars.items():

@@ -164,8 +164,3 @@ class Optimizer(tf.Module):
             stats[self.id + "/loss_scaling_log2"] = (self._ls.read_value(), one)
         return ok, stats
 
-
-def make_optimizer(variables, **kwargs):
-    """An `Optimizer(**kwargs)` built for `variables` (create it under the strategy's scope)."""
-    return Optimizer(**kwargs).build(variables)
-
