@@ -2,6 +2,7 @@
 impl selection. Tests that need the op skip cleanly when it cannot be built here (no compiler);
 the op is built at most once per machine (user cache, see stylegan_tf/ops/custom/__init__.py)."""
 
+import os
 import shutil
 import subprocess
 import warnings
@@ -264,3 +265,21 @@ def test_unwritable_cache_falls_back(monkeypatch, tmp_path):
     with pytest.warns(RuntimeWarning, match="compiled upfirdn2d op is unavailable"):
         assert custom.load_upfirdn2d() is None
     assert custom.load_upfirdn2d() is None  # no second warning, no retry
+
+
+def test_first_build_is_announced_in_one_line(monkeypatch, tmp_path, capsys):
+    """The first use compiles for ~10 s: say so once, on stderr; a cached build says nothing."""
+    cfg = custom.build_config()
+    if not cfg["cxx_path"]:
+        pytest.skip("no C++ compiler")
+
+    def fake_compile(config, tmp):
+        open(os.path.join(tmp, custom.LIB_NAME), "wb").close()
+
+    monkeypatch.setattr(custom, "_compile", fake_compile)
+    path, built = custom.build(root=str(tmp_path))
+    err = capsys.readouterr().err
+    assert built and os.path.exists(path)
+    assert err.count("\n") == 1 and "compiling upfirdn2d for this TensorFlow, once" in err
+    assert custom.build(root=str(tmp_path)) == (path, False)
+    assert capsys.readouterr().err == ""

@@ -145,6 +145,8 @@ def build(root=None, config=None):
         try:
             if os.path.exists(lib):
                 return lib, False
+            print("stylegan_tf: compiling upfirdn2d for this TensorFlow, once, ~10 s (cached in %s)" % out_dir,
+                  file=sys.stderr, flush=True)
             with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
                 _compile(config, tmp)
                 os.replace(os.path.join(tmp, LIB_NAME), lib)  # atomic
