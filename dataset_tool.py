@@ -13,7 +13,6 @@ interrupted or killed run never leaves a directory that looks like a dataset.
 Errors are printed as one line `Error: <file>: <problem>` with exit code 1.
 """
 
-import argparse
 import glob
 import gzip
 import itertools
@@ -22,7 +21,10 @@ import pickle
 import signal
 import sys
 
+import click
 import numpy as np
+
+from dnnlib import cli
 
 from training.dataset_convert import (TRANSFORMS, convert, default_workers, largest_pow2, process_chw,
                                       process_item, probe_image)
@@ -30,9 +32,12 @@ from training.dataset_format import (COMPRESSIONS, ENCODINGS, DatasetError, Data
                                      iter_images, load_labels, shuffled_order)
 
 
+_prog = "dataset_tool.py"  # the program name in messages (execute_cmdline sets it from argv[0])
+
+
 def error(msg):
-    """Prints a one-line error and exits with status 1 (the official tool's helper)."""
-    print("Error: " + str(msg).replace("\n", " "), file=sys.stderr, flush=True)
+    """Prints a one-line error and exits with status 1 (the official tool's helper; our format)."""
+    print("%s: error: %s" % (_prog, " ".join(str(msg).split())), file=sys.stderr, flush=True)
     sys.exit(1)
 
 
@@ -145,33 +150,41 @@ def extract(tfrecord_dir, output_dir):
     print("Extracted %d images." % idx)
 
 
-def compare(tfrecord_dir_a, tfrecord_dir_b, ignore_labels=0):
+def compare(tfrecord_dir_a, tfrecord_dir_b, ignore_labels=0, show=5):
+    """Compares two datasets image by image (and label by label); prints the number of differences and
+    the first `show` of each kind, not one line per difference."""
     print('Loading dataset "%s"' % tfrecord_dir_a)
     info_a, lab_a = _load(tfrecord_dir_a, not ignore_labels)
     print('Loading dataset "%s"' % tfrecord_dir_b)
     info_b, lab_b = _load(tfrecord_dir_b, not ignore_labels)
     print("Comparing datasets")
-    idx = identical_images = identical_labels = 0
+    idx = 0
+    diff_images, diff_labels, shapes = [], [], set()
     sentinel = object()
     for img_a, img_b in itertools.zip_longest(iter_images(info_a), iter_images(info_b), fillvalue=sentinel):
         if img_a is sentinel or img_b is sentinel:
-            print("Datasets contain different number of images")
+            print("Datasets contain different number of images (%s has more than %d)"
+                  % (tfrecord_dir_a if img_b is sentinel else tfrecord_dir_b, idx))
             break
-        if img_a.shape == img_b.shape and np.array_equal(img_a, img_b):
-            identical_images += 1
-        else:
-            print("Image %d is different" % idx)
+        if img_a.shape != img_b.shape:
+            shapes.add((img_a.shape, img_b.shape))
+        if not (img_a.shape == img_b.shape and np.array_equal(img_a, img_b)):
+            diff_images.append(idx)
         la = lab_a[idx] if lab_a is not None else np.zeros(0, np.float32)
         lb = lab_b[idx] if lab_b is not None else np.zeros(0, np.float32)
-        if la.shape == lb.shape and np.all(la == lb):
-            identical_labels += 1
-        else:
-            print("Label %d is different" % idx)
+        if not (la.shape == lb.shape and np.all(la == lb)):
+            diff_labels.append(idx)
         idx += 1
-    print("Identical images: %d / %d" % (identical_images, idx))
+    for shape_a, shape_b in sorted(shapes):
+        print("Image shapes differ: %s and %s" % (list(shape_a), list(shape_b)))
+    for what, diffs in (("Image", diff_images), ("Label", diff_labels if not ignore_labels else [])):
+        if diffs:
+            more = " (and %d more)" % (len(diffs) - show) if len(diffs) > show else ""
+            print("%ss different: %d, first at index %s%s" % (what, len(diffs), ", ".join(map(str, diffs[:show])), more))
+    print("Identical images: %d / %d" % (idx - len(diff_images), idx))
     if not ignore_labels:
-        print("Identical labels: %d / %d" % (identical_labels, idx))
-    return identical_images == idx and (ignore_labels or identical_labels == idx)
+        print("Identical labels: %d / %d" % (idx - len(diff_labels), idx))
+    return not diff_images and (ignore_labels or not diff_labels)
 
 
 # ------------------------------------------------------------------------------------------
@@ -520,140 +533,48 @@ def _on_sigterm(signum, frame):  # pylint: disable=unused-argument
     raise KeyboardInterrupt("terminated")
 
 
-def execute_cmdline(argv):
-    prog = os.path.basename(argv[0]) if argv else "dataset_tool.py"
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Tool for creating multi-resolution TFRecords datasets for StyleGAN and ProGAN.",
-        epilog='Type "%s <command> -h" for more information.' % prog)
-    subparsers = parser.add_subparsers(dest="command")
-    subparsers.required = True
+_NO_OUTPUT = object()
 
-    def add_command(cmd, desc, example=None):
-        epilog = "Example: %s %s" % (prog, example) if example is not None else None
-        return subparsers.add_parser(cmd, description=desc, help=desc, epilog=epilog)
 
-    def add_output_options(p, skip_bad=None):
-        g = p.add_argument_group("output options (not in the official tool)")
-        g.add_argument("--overwrite", help="Replace an existing dataset in tfrecord_dir (default: 0)", type=int, default=0)
-        g.add_argument("--encoding", help="Record encoding: raw (official) or png (smaller; our reader only) (default: raw)",
-                       choices=ENCODINGS, default="raw")
-        g.add_argument("--compression", help="TFRecord compression: none (official) or gzip (our reader only) (default: none)",
-                       choices=COMPRESSIONS, default="none")
-        g.add_argument("--workers", help="Worker processes (default: number of CPUs)", type=int, default=None)
-        g.add_argument("--quiet", help="No progress bar (default: 0)", type=int, default=0)
-        if skip_bad is not None:
-            g.add_argument("--skip_bad", help="Skip undecodable images and report them instead of failing (default: %d)"
-                           % skip_bad, type=int, default=skip_bad)
+def _command(name, desc, example, func, arguments, options=(), output=_NO_OUTPUT):
+    """A click subcommand calling `func(**kwargs)`; `arguments` are (name, help) pairs; `output` adds the
+    output options, with --skip_bad defaulting to it (None: no --skip_bad)."""
+    args_help = "\n".join("  %s: %s" % (a.upper(), h) for a, h in arguments)
+    epilog = "Example: dataset_tool.py " + example
+    params = [click.Argument([a]) for a, _ in arguments] + list(options)
+    if output is not _NO_OUTPUT:
+        params += _output_options(skip_bad=output)
+    return click.Command(name, params=params, help="%s\n\n\b\n%s" % (desc, args_help), short_help=desc,
+                         epilog=epilog, callback=lambda **kwargs: _execute(func, kwargs))
 
-    p = add_command("display", "Display images in dataset.", "display datasets/mnist")
-    p.add_argument("tfrecord_dir", help="Directory containing dataset")
-    p.add_argument("--grid", help="Write a grid PNG here instead of opening a window (default when headless: <name>-grid.png)", default=None)
-    p.add_argument("--max_images", help="Images in the grid (default: 64)", type=int, default=64)
 
-    p = add_command("extract", "Extract images from dataset.", "extract datasets/mnist mnist-images")
-    p.add_argument("tfrecord_dir", help="Directory containing dataset")
-    p.add_argument("output_dir", help="Directory to extract the images into")
+def _opt(decl, help, type=int, default=None):
+    """An option; for a default of None, `help` says what it means."""
+    return click.Option([decl], type=type, default=default,
+                        help=help if default is None else "%s (default: %s)" % (help, default))
 
-    p = add_command("compare", "Compare two datasets.", "compare datasets/mydataset datasets/mnist")
-    p.add_argument("tfrecord_dir_a", help="Directory containing first dataset")
-    p.add_argument("tfrecord_dir_b", help="Directory containing second dataset")
-    p.add_argument("--ignore_labels", help="Ignore labels (default: 0)", type=int, default=0)
 
-    p = add_command("create_mnist", "Create dataset for MNIST.", "create_mnist datasets/mnist ~/downloads/mnist")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("mnist_dir", help="Directory containing MNIST")
-    add_output_options(p)
+def _bool(decl, help, default=False):
+    return click.Option([decl], type=click.BOOL, is_flag=False, flag_value=True, default=default, metavar="[0|1]",
+                        help="%s (default: %d)" % (help, default))
 
-    p = add_command("create_mnistrgb", "Create dataset for MNIST-RGB.", "create_mnistrgb datasets/mnistrgb ~/downloads/mnist")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("mnist_dir", help="Directory containing MNIST")
-    p.add_argument("--num_images", help="Number of composite images to create (default: 1000000)", type=int, default=1000000)
-    p.add_argument("--random_seed", help="Random seed (default: 123)", type=int, default=123)
-    add_output_options(p)
 
-    p = add_command("create_cifar10", "Create dataset for CIFAR-10.", "create_cifar10 datasets/cifar10 ~/downloads/cifar10")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("cifar10_dir", help="Directory containing CIFAR-10")
-    add_output_options(p)
+def _output_options(skip_bad):
+    """Output options (not in the official tool); skip_bad=None leaves --skip_bad out."""
+    opts = [_bool("--overwrite", "Replace an existing dataset in tfrecord_dir"),
+            _opt("--encoding", "Record encoding: raw (official) or png (smaller; our reader only)",
+                 click.Choice(ENCODINGS), "raw"),
+            _opt("--compression", "TFRecord compression: none (official) or gzip (our reader only)",
+                 click.Choice(COMPRESSIONS), "none"),
+            _opt("--workers", "Worker processes (default: number of CPUs)"),
+            _bool("--quiet", "No progress bar")]
+    if skip_bad is not None:
+        opts.append(_bool("--skip_bad", "Skip undecodable images and report them instead of failing", skip_bad))
+    return opts
 
-    p = add_command("create_cifar100", "Create dataset for CIFAR-100.", "create_cifar100 datasets/cifar100 ~/downloads/cifar100")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("cifar100_dir", help="Directory containing CIFAR-100")
-    add_output_options(p)
 
-    p = add_command("create_svhn", "Create dataset for SVHN.", "create_svhn datasets/svhn ~/downloads/svhn")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("svhn_dir", help="Directory containing SVHN")
-    add_output_options(p)
-
-    p = add_command("create_lsun", "Create dataset for single LSUN category.",
-                    "create_lsun datasets/lsun-car-100k ~/downloads/lsun/car_lmdb --resolution 256 --max_images 100000")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("lmdb_dir", help="Directory containing LMDB database")
-    p.add_argument("--resolution", help="Output resolution (default: 256)", type=int, default=256)
-    p.add_argument("--max_images", help="Maximum number of images (default: none)", type=int, default=None)
-    add_output_options(p, skip_bad=1)
-
-    p = add_command("create_lsun_wide", "Create LSUN dataset with non-square aspect ratio.",
-                    "create_lsun_wide datasets/lsun-car-512x384 ~/downloads/lsun/car_lmdb --width 512 --height 384")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("lmdb_dir", help="Directory containing LMDB database")
-    p.add_argument("--width", help="Output width (default: 512)", type=int, default=512)
-    p.add_argument("--height", help="Output height (default: 384)", type=int, default=384)
-    p.add_argument("--max_images", help="Maximum number of images (default: none)", type=int, default=None)
-    add_output_options(p, skip_bad=1)
-
-    p = add_command("create_celeba", "Create dataset for CelebA.", "create_celeba datasets/celeba ~/downloads/celeba")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("celeba_dir", help="Directory containing CelebA")
-    p.add_argument("--cx", help="Center X coordinate (default: 89)", type=int, default=89)
-    p.add_argument("--cy", help="Center Y coordinate (default: 121)", type=int, default=121)
-    p.add_argument("--expected_images", help="Required image count, 0 = any (default: 202599)", type=int, default=202599)
-    add_output_options(p, skip_bad=0)
-
-    p = add_command("create_from_images", "Create dataset from a directory full of images.",
-                    "create_from_images datasets/mydataset myimagedir")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("image_dir", help="Directory containing the images")
-    p.add_argument("--shuffle", help="Randomize image order (default: 1)", type=int, default=1)
-    p.add_argument("--resolution", help="Output resolution; images of other sizes are transformed (default: none = "
-                   "images must be square, power-of-two and all the same size)", type=int, default=None)
-    p.add_argument("--transform", help="How to fit images to --resolution (default: center-crop)",
-                   choices=TRANSFORMS, default=None)
-    add_output_options(p, skip_bad=0)
-
-    p = add_command("create_from_hdf5", "Create dataset from legacy HDF5 archive.",
-                    "create_from_hdf5 datasets/celebahq ~/downloads/celeba-hq-1024x1024.h5")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("hdf5_filename", help="HDF5 archive containing the images")
-    p.add_argument("--shuffle", help="Randomize image order (default: 1)", type=int, default=1)
-    add_output_options(p)
-
-    p = add_command("create_from_tfds", "Create dataset from a tensorflow-datasets image dataset (local data_dir).",
-                    "create_from_tfds datasets/cifar10 cifar10 --data_dir ~/tensorflow_datasets")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("name", help="TFDS dataset name, e.g. cifar10 or celeb_a_hq/256")
-    p.add_argument("--data_dir", help="TFDS data directory holding the prepared dataset (default: TFDS default)", default=None)
-    p.add_argument("--split", help="Split (default: train)", default="train")
-    p.add_argument("--resolution", help="Output resolution (default: none = images must be square power-of-two)", type=int, default=None)
-    p.add_argument("--transform", help="How to fit images to --resolution (default: center-crop)", choices=TRANSFORMS, default=None)
-    p.add_argument("--image_key", help="Image feature (default: image)", default="image")
-    p.add_argument("--label_key", help="ClassLabel feature exported as one-hot labels, '' = none (default: label)", default="label")
-    p.add_argument("--max_images", help="Maximum number of images (default: none)", type=int, default=None)
-    add_output_options(p, skip_bad=0)
-
-    p = add_command("create_demo", "Create the built-in demo dataset (scikit-learn digits, no download).",
-                    "create_demo datasets/demo")
-    p.add_argument("tfrecord_dir", help="New dataset directory to be created")
-    p.add_argument("--resolution", help="Output resolution (default: 32)", type=int, default=32)
-    p.add_argument("--channels", help="1 = grayscale, 3 = colour-tinted digits (default: 3)", type=int, default=3)
-    add_output_options(p)
-
-    args = parser.parse_args(argv[1:] if len(argv) > 1 else ["-h"])
-    func = globals()[args.command]
-    kwargs = vars(args)
-    del kwargs["command"]
+def _execute(func, kwargs):
+    """Runs a command with one-line errors (exit 1), SIGTERM handled as an interrupt (exit 130)."""
     try:
         old = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread
@@ -672,6 +593,101 @@ def execute_cmdline(argv):
             signal.signal(signal.SIGTERM, old)
     if func is compare and result is False:
         sys.exit(1)
+
+
+_NEW = ("tfrecord_dir", "New dataset directory to be created")
+_TRANSFORM = click.Choice(TRANSFORMS)
+
+
+def commands():
+    """The subcommands: the official ones with their arguments and defaults, then ours."""
+    return [
+        _command("display", "Display images in dataset.", "display datasets/mnist", display,
+                 [("tfrecord_dir", "Directory containing dataset")],
+                 [_opt("--grid", "Write a grid PNG here instead of opening a window (default when headless: "
+                       "<name>-grid.png)", str),
+                  _opt("--max_images", "Images in the grid", int, 64)]),
+        _command("extract", "Extract images from dataset.", "extract datasets/mnist mnist-images", extract,
+                 [("tfrecord_dir", "Directory containing dataset"),
+                  ("output_dir", "Directory to extract the images into")]),
+        _command("compare", "Compare two datasets.", "compare datasets/mydataset datasets/mnist", compare,
+                 [("tfrecord_dir_a", "Directory containing first dataset"),
+                  ("tfrecord_dir_b", "Directory containing second dataset")],
+                 [_bool("--ignore_labels", "Ignore labels")]),
+        _command("create_mnist", "Create dataset for MNIST.", "create_mnist datasets/mnist ~/downloads/mnist",
+                 create_mnist, [_NEW, ("mnist_dir", "Directory containing MNIST")], output=None),
+        _command("create_mnistrgb", "Create dataset for MNIST-RGB.",
+                 "create_mnistrgb datasets/mnistrgb ~/downloads/mnist", create_mnistrgb,
+                 [_NEW, ("mnist_dir", "Directory containing MNIST")],
+                 [_opt("--num_images", "Number of composite images to create", int, 1000000),
+                  _opt("--random_seed", "Random seed", int, 123)], output=None),
+        _command("create_cifar10", "Create dataset for CIFAR-10.",
+                 "create_cifar10 datasets/cifar10 ~/downloads/cifar10", create_cifar10,
+                 [_NEW, ("cifar10_dir", "Directory containing CIFAR-10")], output=None),
+        _command("create_cifar100", "Create dataset for CIFAR-100.",
+                 "create_cifar100 datasets/cifar100 ~/downloads/cifar100", create_cifar100,
+                 [_NEW, ("cifar100_dir", "Directory containing CIFAR-100")], output=None),
+        _command("create_svhn", "Create dataset for SVHN.", "create_svhn datasets/svhn ~/downloads/svhn", create_svhn,
+                 [_NEW, ("svhn_dir", "Directory containing SVHN")], output=None),
+        _command("create_lsun", "Create dataset for single LSUN category.",
+                 "create_lsun datasets/lsun-car-100k ~/downloads/lsun/car_lmdb --resolution 256 --max_images 100000",
+                 create_lsun, [_NEW, ("lmdb_dir", "Directory containing LMDB database")],
+                 [_opt("--resolution", "Output resolution", int, 256),
+                  _opt("--max_images", "Maximum number of images (default: all)")], output=True),
+        _command("create_lsun_wide", "Create LSUN dataset with non-square aspect ratio.",
+                 "create_lsun_wide datasets/lsun-car-512x384 ~/downloads/lsun/car_lmdb --width 512 --height 384",
+                 create_lsun_wide, [_NEW, ("lmdb_dir", "Directory containing LMDB database")],
+                 [_opt("--width", "Output width", int, 512), _opt("--height", "Output height", int, 384),
+                  _opt("--max_images", "Maximum number of images (default: all)")], output=True),
+        _command("create_celeba", "Create dataset for CelebA.", "create_celeba datasets/celeba ~/downloads/celeba",
+                 create_celeba, [_NEW, ("celeba_dir", "Directory containing CelebA")],
+                 [_opt("--cx", "Center X coordinate", int, 89), _opt("--cy", "Center Y coordinate", int, 121),
+                  _opt("--expected_images", "Required image count, 0 = any", int, 202599)], output=False),
+        _command("create_from_images", "Create dataset from a directory full of images.",
+                 "create_from_images datasets/mydataset myimagedir", create_from_images,
+                 [_NEW, ("image_dir", "Directory containing the images")],
+                 [_bool("--shuffle", "Randomize image order", True),
+                  _opt("--resolution", "Output resolution; images of other sizes are transformed (default: images "
+                       "must be square, power-of-two and all the same size)"),
+                  _opt("--transform", "How to fit images to --resolution (default: center-crop)", _TRANSFORM)],
+                 output=False),
+        _command("create_from_hdf5", "Create dataset from legacy HDF5 archive.",
+                 "create_from_hdf5 datasets/celebahq ~/downloads/celeba-hq-1024x1024.h5", create_from_hdf5,
+                 [_NEW, ("hdf5_filename", "HDF5 archive containing the images")],
+                 [_bool("--shuffle", "Randomize image order", True)], output=None),
+        _command("create_from_tfds", "Create dataset from a tensorflow-datasets image dataset (local data_dir).",
+                 "create_from_tfds datasets/cifar10 cifar10 --data_dir ~/tensorflow_datasets", create_from_tfds,
+                 [_NEW, ("name", "TFDS dataset name, e.g. cifar10 or celeb_a_hq/256")],
+                 [_opt("--data_dir", "TFDS data directory holding the prepared dataset (default: TFDS default)", str),
+                  _opt("--split", "Split", str, "train"),
+                  _opt("--resolution", "Output resolution (default: images must be square power-of-two)"),
+                  _opt("--transform", "How to fit images to --resolution (default: center-crop)", _TRANSFORM),
+                  _opt("--image_key", "Image feature", str, "image"),
+                  _opt("--label_key", "ClassLabel feature exported as one-hot labels, '' = none", str, "label"),
+                  _opt("--max_images", "Maximum number of images (default: all)")], output=False),
+        _command("create_demo", "Create the built-in demo dataset (scikit-learn digits, no download).",
+                 "create_demo datasets/demo", create_demo, [_NEW],
+                 [_opt("--resolution", "Output resolution", int, 32),
+                  _opt("--channels", "1 = grayscale, 3 = colour-tinted digits", int, 3)],
+                 output=None),
+    ]
+
+
+def make_cli():
+    group = click.Group("dataset_tool.py", commands=commands(), context_settings=dict(max_content_width=110),
+                        help="Tool for creating multi-resolution TFRecords datasets for StyleGAN and ProGAN. "
+                             "Type \"dataset_tool.py <command> --help\" for more information.")
+    return group
+
+
+def execute_cmdline(argv):
+    """Parses argv (argv[0] is the program name) and runs the command; exits non-zero on failure."""
+    global _prog
+    _prog = os.path.basename(argv[0]) if argv and argv[0] else "dataset_tool.py"
+    args = list(argv[1:]) or ["--help"]
+    code = cli.run(make_cli(), args, prog_name=_prog)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -43,10 +43,10 @@ def run(*args):
 
 
 def assert_error(p, *needles):
-    """A failed run: exit 1, stderr one line 'Error: ...' mentioning each needle."""
+    """A failed run: exit 1, stderr one line 'dataset_tool.py: error: ...' mentioning each needle."""
     assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
     lines = [l for l in p.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), p.stderr
+    assert len(lines) == 1 and lines[0].startswith("dataset_tool.py: error: "), p.stderr
     for n in needles:
         assert str(n) in lines[0], (n, lines[0])
 
@@ -354,7 +354,7 @@ def test_create_from_tfds_mock(tmp_path):
                         "dataset_tool.execute_cmdline(['t', 'create_from_tfds', %r, 'mnist', '--data_dir', %r])"
                         % (REPO, str(tmp_path / "x"), str(tmp_path / "empty_tfds"))],
                        capture_output=True, text=True, timeout=120)
-    assert p.returncode == 1 and "Error: mnist" in p.stderr and "tfds build" in p.stderr
+    assert p.returncode == 1 and "t: error: mnist" in p.stderr and "tfds build" in p.stderr
     assert not (tmp_path / "x").exists()
 
 
@@ -509,6 +509,8 @@ def test_existing_dataset_needs_overwrite(tmp_path):
     assert {f: (tmp_path / "ds" / f).read_bytes() for f in files_of(tmp_path / "ds")} == before
     tool("create_from_images", tmp_path / "ds", tmp_path / "b", "--overwrite", 1)
     assert inspect_dataset(str(tmp_path / "ds")).num_images == 5
+    tool("create_from_images", "--overwrite", tmp_path / "ds", tmp_path / "a")  # bare, before the positionals
+    assert inspect_dataset(str(tmp_path / "ds")).num_images == 3
     # an existing empty directory is fine
     (tmp_path / "empty_out").mkdir()
     tool("create_from_images", tmp_path / "empty_out", tmp_path / "a")
@@ -602,3 +604,33 @@ def test_display_extract(tmp_path):
     assert np.array_equal(np.asarray(PIL.Image.open(tmp_path / "out" / "img00000003.png")), imgs[3].transpose(1, 2, 0))
     p = tool("compare", tmp_path / "ds", tmp_path / "ds")
     assert "Identical images: 5 / 5" in p.stdout and "Identical labels: 5 / 5" in p.stdout
+
+
+# ------------------------------------------------------------------------------------------
+# Command line: one library, one error format.
+
+def test_command_line_refusals(tmp_path):
+    p = tool("create_from_images", tmp_path / "ds", tmp_path, "--overwite", ok=False)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1 and "--overwite" in lines[0] and "--overwrite" in lines[0]
+    p = tool("create_from_imgs", tmp_path / "ds", tmp_path, ok=False)
+    assert p.returncode == 2 and "'create_from_images'" in p.stderr and p.stderr.count("\n") == 1
+    p = tool("create_from_images", tmp_path / "ds", tmp_path, "--shuffle=maybe", ok=False)
+    assert p.returncode == 2 and "--shuffle" in p.stderr and p.stderr.count("\n") == 1
+    for args in (["--help"], ["create_from_images", "--help"], []):
+        p = tool(*args)
+        assert "create_from_images" in p.stdout or "--shuffle" in p.stdout
+
+
+def test_compare_summarises_differences(tmp_path):
+    save_pngs(tmp_path / "a", rand_images(40, 3, 8, seed=1))
+    save_pngs(tmp_path / "b", rand_images(40, 3, 16, seed=2))
+    run("create_from_images", tmp_path / "da", tmp_path / "a", "--shuffle", 0)
+    run("create_from_images", tmp_path / "db", tmp_path / "b", "--shuffle", 0)
+    p = tool("compare", tmp_path / "da", tmp_path / "db", ok=False)
+    assert p.returncode == 1
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) <= 8, p.stdout
+    assert "Images different: 40, first at index 0, 1, 2, 3, 4 (and 35 more)" in p.stdout
+    assert "Image shapes differ: [3, 8, 8] and [3, 16, 16]" in p.stdout
+    assert "Identical images: 0 / 40" in p.stdout
