@@ -680,12 +680,20 @@ def make_cli():
     return group
 
 
+command = make_cli()
+
+
+def main(argv=None):
+    """Entry point of `dataset_tool.py` and `stylegan-tf dataset`."""
+    execute_cmdline([sys.argv[0]] + list(sys.argv[1:] if argv is None else argv))
+
+
 def execute_cmdline(argv):
     """Parses argv (argv[0] is the program name) and runs the command; exits non-zero on failure."""
     global _prog
     _prog = os.path.basename(argv[0]) if argv and argv[0] else "dataset_tool.py"
     args = list(argv[1:]) or ["--help"]
-    code = cli.run(make_cli(), args, prog_name=_prog)
+    code = cli.run(command, args, prog_name=_prog)
     if code:
         sys.exit(code)
 

@@ -129,6 +129,17 @@ def normalize_bool_args(command, args):
     return out
 
 
+def _normalize(command, args):
+    """normalize_bool_args for the (sub)command that `args` select, through nested groups."""
+    if not isinstance(command, click.Group):
+        return normalize_bool_args(command, args)
+    if args and not args[0].startswith("-"):
+        sub = command.get_command(click.Context(command), args[0])
+        if sub is not None:
+            return args[:1] + _normalize(sub, args[1:])
+    return args
+
+
 def _one_line(text):
     return " ".join(str(text).split())
 
@@ -138,12 +149,7 @@ def run(command, argv=None, prog_name=None, error_types=()):
     a bad command line or for one of `error_types` (the library's own error classes)."""
     args = list(sys.argv[1:] if argv is None else argv)
     prog = prog_name or os.path.basename(sys.argv[0] or command.name or "stylegan-tf")
-    if isinstance(command, click.Group):
-        sub = command.get_command(click.Context(command), args[0]) if args and not args[0].startswith("-") else None
-        if sub is not None:
-            args = args[:1] + normalize_bool_args(sub, args[1:])
-    else:
-        args = normalize_bool_args(command, args)
+    args = _normalize(command, args)
     try:
         command.main(args, prog_name=prog, standalone_mode=False)
         code = 0

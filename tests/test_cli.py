@@ -101,3 +101,19 @@ def test_import_tensorflow_is_quiet():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "100"
     assert proc.stderr == "", proc.stderr
+
+
+def test_every_tool_answers_help_without_tensorflow():
+    """`stylegan-tf --help` and `stylegan-tf <tool> --help` exit 0 and never import TensorFlow."""
+    code = ("import sys, stylegan_tf_cli as s\n"
+            "from dnnlib import cli\n"
+            "codes = [cli.run(s.command, ['--help'])] + [cli.run(s.command, [t, '--help']) for t in s.TOOLS]\n"
+            "assert codes == [0] * (1 + len(s.TOOLS)), codes\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+            "print(len(codes))\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    import stylegan_tf_cli
+    assert proc.stdout.strip().splitlines()[-1] == str(1 + len(stylegan_tf_cli.TOOLS))
