@@ -266,12 +266,12 @@ def resolve_metrics(names):
 
 def write_config(run_dir, c, extra):
     """config.txt (the official layout: one `'group': {...},` line per group) and config.json."""
-    from training import misc
+    import dnnlib
     cfg = dict(c, **extra)
     lines = ["%r: %s" % (k, pprint.pformat(dict(v) if isinstance(v, dict) else v, width=10 ** 6))
              for k, v in cfg.items()]
-    misc.write_text_atomic(os.path.join(run_dir, "config.txt"), "{" + ",\n ".join(lines) + "}\n")
-    misc.write_text_atomic(os.path.join(run_dir, "config.json"), json.dumps(cfg, indent=2, default=str) + "\n")
+    dnnlib.util.write_text_atomic(os.path.join(run_dir, "config.txt"), "{" + ",\n ".join(lines) + "}\n")
+    dnnlib.util.write_text_atomic(os.path.join(run_dir, "config.json"), json.dumps(cfg, indent=2, default=str) + "\n")
 
 
 def main(argv):

@@ -74,12 +74,12 @@ def main():
         pkl = os.path.join(tmp, "G64.pkl")
         import keras
         import dnnlib.tflib as tflib
-        from training import misc
+        from stylegan_tf import legacy
         keras.utils.set_random_seed(0)
         kw = dict(num_channels=3, resolution=64, fmap_base=2048)
         G = tflib.Network("G", func_name="training.networks_stylegan.G_style", **kw)
         D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kw)
-        misc.save_pkl((G, D, G.clone("Gs")), pkl)
+        legacy.save_pkl((G, D, G.clone("Gs")), pkl)
         data = get_demo_dataset(os.path.join(tmp, "data"), resolution=64)
         common = dict(inception=inc_path, lpips=lpips_path, cache_dir=os.path.join(tmp, "cache"), seed=0, progress=True)
         for name in ["fid1k", "ppl_wend_1k"]:

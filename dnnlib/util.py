@@ -1,5 +1,7 @@
-"""Framework-independent helpers: attribute dicts, name lookup, time formatting, cached URL opening."""
+"""Framework-independent helpers: attribute dicts, name lookup, time formatting, atomic file writes, cached URL
+opening."""
 
+import contextlib
 import hashlib
 import importlib
 import io
@@ -81,6 +83,34 @@ def format_time(seconds: float) -> str:
     if s < 24 * 60 * 60:
         return "%dh %02dm %02ds" % (s // 3600, (s // 60) % 60, s % 60)
     return "%dd %02dh %02dm" % (s // 86400, (s // 3600) % 24, (s // 60) % 60)
+
+
+@contextlib.contextmanager
+def atomic_write(filename, mode="wb", fsync=False):
+    """Open a hidden temp file beside `filename`; on success rename it over `filename` (with the
+    permissions a plainly created file gets), on any error remove it: readers never see a partial file."""
+    directory = os.path.dirname(os.path.abspath(filename))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, filename)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_text_atomic(filename, text):
+    """Write a text file atomically (temp file in the same directory, then rename)."""
+    with atomic_write(filename, "w") as f:
+        f.write(text)
 
 
 def run_absl_cli(flag_values, prog, doc, run, error_types=(), argv=None):

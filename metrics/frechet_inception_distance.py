@@ -74,8 +74,8 @@ class FID(metric_base.MetricBase):
                     break
             progress.close()
             mu_real, sigma_real = feature_statistics(activations)
-            from training import misc
-            misc.save_pkl((mu_real, sigma_real), cache_file)
+            from stylegan_tf import legacy
+            legacy.save_pkl((mu_real, sigma_real), cache_file)
 
         # Statistics of the fakes.
         def fakes(latents):
@@ -97,9 +97,9 @@ def _load_stats(cache_file):
     """(mu, sigma) from a cache file, or None when absent or unreadable (then it is recomputed)."""
     if not os.path.isfile(cache_file):
         return None
-    from training import misc
+    from stylegan_tf import legacy
     try:
-        mu, sigma = misc.load_pkl(cache_file)
+        mu, sigma = legacy.load_pkl(cache_file)
         return np.asarray(mu), np.asarray(sigma)
     except Exception:  # a corrupt cache entry is recomputed and overwritten
         return None

@@ -366,12 +366,12 @@ def _default_cache_dir():
 
 def load_generator(network_pkl, strategy=None):
     """Gs of a network pickle `(G, D, Gs)` (or of a pickle holding only Gs), as MetricError on failure."""
-    from training import misc
+    from stylegan_tf import legacy
     from dnnlib.tflib import Network
     strategy = strategy or tf.distribute.get_strategy()
     try:
         with strategy.scope():
-            obj = misc.load_pkl(network_pkl)
+            obj = legacy.load_pkl(network_pkl)
     except FileNotFoundError:
         raise MetricError("network pickle not found: %s" % network_pkl) from None
     except (pickle.UnpicklingError, ValueError, EOFError, OSError) as e:

@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from stylegan_tf.images import save_pil as save_image, to_pil, to_uint8  # noqa: F401  (part of the API)
+
 __all__ = [
     "load_networks", "load_generator", "num_layers", "resolution", "latents_from_seeds", "map_latents",
     "dlatent_avg", "truncate", "mix_styles", "style_ranges", "noise_shapes", "get_noise", "random_noise",
@@ -35,8 +37,8 @@ __all__ = [
 def load_networks(path_or_url, cache_dir=None):
     """`(G, D, Gs)` from a network pickle (path or URL). A pickle holding a single generator gives
     `(None, None, Gs)`. Raises FileNotFoundError, pickle.UnpicklingError or ValueError on bad input."""
-    from training import misc
-    obj = misc.load_pkl(path_or_url, cache_dir=cache_dir)
+    from stylegan_tf import legacy
+    obj = legacy.load_pkl(path_or_url, cache_dir=cache_dir)
     if isinstance(obj, (tuple, list)) and len(obj) == 3:
         G, D, Gs = obj
     else:
@@ -191,14 +193,6 @@ def override_noise(Gs, noise=None, layers=None):
 # Synthesis.
 
 
-def to_uint8(images, nhwc=True):
-    """[N, C, H, W] float images in [-1, 1] -> uint8 [0, 255] (NHWC unless nhwc=False), like
-    `tflib.convert_images_to_uint8`."""
-    images = np.asarray(images, np.float32) * 127.5 + 128.0
-    images = np.clip(np.floor(images), 0, 255).astype(np.uint8)
-    return images.transpose(0, 2, 3, 1) if nhwc else images
-
-
 def _output_transform(output):
     import dnnlib.tflib as tflib
     if output == "uint8":
@@ -314,40 +308,3 @@ class Progress:
 
     def advance(self, count=1):
         self.update(self.done + count)
-
-
-# ----------------------------------------------------------------------------
-# Images.
-
-
-def to_pil(image):
-    """A uint8 HWC image (C = 1 or 3) or a PIL image as a PIL image."""
-    import PIL.Image
-    if isinstance(image, PIL.Image.Image):
-        return image
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    return PIL.Image.fromarray(image, "RGB" if image.ndim == 3 else "L")
-
-
-def save_image(image, path):
-    """Save a PIL image or uint8 HWC array as PNG (JPEG for .jpg/.jpeg) atomically: a temp file in the same
-    directory, renamed over `path` once complete."""
-    import os
-    import tempfile
-    img = to_pil(image)
-    fmt = "JPEG" if path.lower().endswith((".jpg", ".jpeg")) else "PNG"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format=fmt)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

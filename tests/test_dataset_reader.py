@@ -8,14 +8,13 @@ import textwrap
 import numpy as np
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 import tensorflow as tf  # noqa: E402
 
 from training import dataset as ds_mod  # noqa: E402
 from training.dataset import SyntheticDataset, TFRecordDataset, load_dataset  # noqa: E402
 from training.dataset_format import DatasetError, DatasetWriter  # noqa: E402
+from conftest import ROOT as REPO
 
 N = 40
 
@@ -131,6 +130,7 @@ def test_parse_helpers(indexed):
     assert ds_mod.parse_tfrecord_tf(tf.constant(rec)).shape == (3, 8, 8)
 
 
+@pytest.mark.slow
 def test_distributed_per_replica(indexed):
     """MirroredStrategy over two logical CPUs gets per-replica halves of the global batch."""
     code = textwrap.dedent("""

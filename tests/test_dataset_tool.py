@@ -13,8 +13,8 @@ import numpy as np
 import PIL.Image
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from conftest import ROOT as REPO
+
 TOOL = os.path.join(REPO, "dataset_tool.py")
 
 import dataset_tool  # noqa: E402
@@ -109,6 +109,7 @@ def files_of(d):
 # ------------------------------------------------------------------------------------------
 # Round trip and compatibility.
 
+@pytest.mark.slow
 def test_round_trip_create_from_images_parallel(tmp_path):
     imgs = rand_images(24, 3, 32)
     save_pngs(tmp_path / "src", imgs)
@@ -138,6 +139,7 @@ def test_grayscale_no_shuffle(tmp_path):
     assert_dataset(tmp_path / "ds", imgs)
 
 
+@pytest.mark.slow
 def test_worker_processes_with_tensorflow_loaded(tmp_path):
     """In a process that already runs TensorFlow (like this one), worker processes still work."""
     import tensorflow as tf
@@ -336,6 +338,7 @@ def test_create_from_hdf5(tmp_path):
     assert_dataset(tmp_path / "ds0", imgs, labels)
 
 
+@pytest.mark.slow
 def test_create_from_tfds_mock(tmp_path):
     import tensorflow_datasets as tfds
     with tfds.testing.mock_data(num_examples=6):
@@ -515,6 +518,7 @@ def test_existing_dataset_needs_overwrite(tmp_path):
     assert inspect_dataset(str(tmp_path / "empty_out")).num_images == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_conversion_leaves_nothing(tmp_path, sig):
     write_mnist(tmp_path / "mnist", n=100)
@@ -586,6 +590,7 @@ def _frame(r):
     return frame_record(r)
 
 
+@pytest.mark.slow
 def test_display_extract(tmp_path):
     imgs = rand_images(5, 3, 8, seed=11)
     save_pngs(tmp_path / "src", imgs)

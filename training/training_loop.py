@@ -17,7 +17,7 @@ import dnnlib.tflib as tflib
 from dnnlib.tflib import autosummary as autosummary_lib
 from stylegan_tf import rng
 from training import dataset as dataset_lib
-from training import misc
+from stylegan_tf import images, legacy
 
 # ----------------------------------------------------------------------------
 # Real images and the schedule, as the official code computes them.
@@ -31,7 +31,7 @@ def process_reals(x, lod, mirror_augment, drange_data, drange_net, upscale=True,
     crossfade=False leaves out the cross-fade, for a lod known to be an integer (weight zero).
     """
     x = tf.cast(x, tf.float32)
-    x = misc.adjust_dynamic_range(x, drange_data, drange_net)
+    x = images.adjust_dynamic_range(x, drange_data, drange_net)
     if mirror_augment:
         mask = rng.uniform([tf.shape(x)[0], 1, 1, 1], 0.0, 1.0, batched=True)
         x = tf.where(mask < 0.5, x, tf.reverse(x, axis=[3]))
@@ -430,10 +430,10 @@ def training_loop(
         resume_state = None
         if resume_pkl is not None:
             print('Loading networks from "%s"...' % resume_pkl)
-            G, D, Gs = misc.load_pkl(resume_pkl)
+            G, D, Gs = legacy.load_pkl(resume_pkl)
             state_path = state_path_for(resume_pkl)
             if os.path.isfile(state_path):
-                resume_state = misc.load_pkl(state_path)
+                resume_state = legacy.load_pkl(state_path)
             else:
                 print("No training state beside the snapshot (%s): optimizer state and data position start fresh."
                       % os.path.basename(state_path))
@@ -485,10 +485,10 @@ def training_loop(
     sched = training_schedule(cur_nimg=total_kimg * 1000, training_set=training_set, num_gpus=num_gpus, **sched_args)
     grid_mb = max(sched.minibatch // num_gpus, 1)
     if is_chief:
-        misc.save_image_grid(grid_reals, os.path.join(run_dir, "reals.png"), drange=training_set.dynamic_range,
+        images.save_image_grid(grid_reals, os.path.join(run_dir, "reals.png"), drange=training_set.dynamic_range,
                              grid_size=grid_size)
         grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=grid_mb)
-        misc.save_image_grid(grid_fakes, os.path.join(run_dir, "fakes%06d.png" % (cur_nimg // 1000)), drange=drange_net,
+        images.save_image_grid(grid_fakes, os.path.join(run_dir, "fakes%06d.png" % (cur_nimg // 1000)), drange=drange_net,
                              grid_size=grid_size)
     summary_writer = tf.summary.create_file_writer(run_dir) if is_chief else tf.summary.create_noop_writer()
     metrics = None
@@ -511,12 +511,12 @@ def training_loop(
         if not is_chief:
             return None
         pkl = os.path.join(run_dir, pkl_name)
-        misc.save_pkl(dict(
+        legacy.save_pkl(dict(
             cur_nimg=cur_nimg, cur_tick=cur_tick, step_index=step_index, data_key=data_key,
             data_consumed=data_consumed, prev_lod=prev_lod, total_time=time.time() - start_time + resume_time,
             G_opt=G_opt.get_state(), D_opt=D_opt.get_state(), np_random_state=np.random.get_state(),
             seed=seed), state_path_for(pkl))
-        misc.save_pkl((G, D, Gs), pkl)
+        legacy.save_pkl((G, D, Gs), pkl)
         return pkl
 
     print("Training...\n")
@@ -596,7 +596,7 @@ def training_loop(
 
                 if is_chief and (cur_tick % image_snapshot_ticks == 0 or done):
                     grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=grid_mb)
-                    misc.save_image_grid(grid_fakes, os.path.join(run_dir, "fakes%06d.png" % (cur_nimg // 1000)),
+                    images.save_image_grid(grid_fakes, os.path.join(run_dir, "fakes%06d.png" % (cur_nimg // 1000)),
                                          drange=drange_net, grid_size=grid_size)
                 stopping = stop.signum is not None or (stop_after_ticks is not None and ticks_done >= stop_after_ticks)
                 if cur_tick % network_snapshot_ticks == 0 or done or cur_tick == 1 or stopping:
