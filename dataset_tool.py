@@ -1,7 +1,7 @@
 """Creates multi-resolution TFRecord datasets for StyleGAN (and ProGAN), and inspects them.
 
 Commands, arguments and defaults are those of NVIDIA's `dataset_tool.py`, and the files it
-writes are record for record the official ones (see training/dataset_format.py), e.g.
+writes are record for record the official ones (see stylegan_tf/data/), e.g.
 
     python dataset_tool.py create_from_images datasets/mydataset myimagedir --shuffle 1
 
@@ -24,10 +24,11 @@ import sys
 
 import numpy as np
 
-from training.dataset_convert import (TRANSFORMS, convert, default_workers, largest_pow2, process_chw,
+from stylegan_tf.data.convert import (TRANSFORMS, convert, default_workers, largest_pow2, process_chw,
                                       process_item, probe_image)
-from training.dataset_format import (COMPRESSIONS, ENCODINGS, DatasetError, DatasetWriter, inspect_dataset,
-                                     iter_images, load_labels, shuffled_order)
+from stylegan_tf.data.info import inspect_dataset, iter_images, load_labels
+from stylegan_tf.data.tfrecord import COMPRESSIONS, ENCODINGS, DatasetError
+from stylegan_tf.data.writer import DatasetWriter, shuffled_order
 
 
 def error(msg):
@@ -507,7 +508,7 @@ def create_from_tfds(tfrecord_dir, name, data_dir=None, split="train", resolutio
 
 def create_demo(tfrecord_dir, resolution=32, channels=3, **opts):
     """The built-in demo dataset (scikit-learn's bundled digits), no download."""
-    from training.dataset_demo import make_demo_dataset  # pylint: disable=import-outside-toplevel
+    from stylegan_tf.data.demo import make_demo_dataset  # pylint: disable=import-outside-toplevel
     make_demo_dataset(tfrecord_dir, resolution=resolution, channels=channels,
                       overwrite=bool(opts.get("overwrite", 0)), encoding=opts.get("encoding", "raw"),
                       compression=opts.get("compression", "none"), verbose=True)

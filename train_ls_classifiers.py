@@ -113,7 +113,7 @@ def _fmt_time(s):
 
 def run():
     from stylegan_tf import legacy
-    from training import dataset
+    from stylegan_tf.data import reader as dataset
     if FLAGS.dataset is None:
         raise UsageError("--dataset is required")
     if FLAGS.total_images < 1 or FLAGS.minibatch < 1:

@@ -107,7 +107,7 @@ def peak_rss_mb(tool, src, out_dir, official_dir):
 
 def parity(dir_a, dir_b):
     """Same files (modulo the directory basename), record counts and order, equal parsed records."""
-    from training.dataset_format import decode_example, iter_records
+    from stylegan_tf.data.tfrecord import decode_example, iter_records
     name_a, name_b = os.path.basename(dir_a), os.path.basename(dir_b)
     files_a = sorted(os.listdir(dir_a))
     files_b = sorted(os.listdir(dir_b))
@@ -270,7 +270,7 @@ def cmd_parity(a):
 def cmd_read(a):
     import numpy as np
     import tensorflow as tf  # noqa: F401
-    from training.dataset import TFRecordDataset
+    from stylegan_tf.data.reader import TFRecordDataset
     d = TFRecordDataset(a.dataset)
     print("dataset %s: %d images, shape %s" % (a.dataset, d.num_images, d.shape))
     for lod in d.lods:

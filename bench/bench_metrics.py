@@ -70,7 +70,7 @@ def main():
         print("LPIPS-VGG16 (random weights), %dx%d pairs, minibatch 16: %.1f pairs/s" % (res, res, rate), flush=True)
 
     if not args.skip_wall:
-        from training.dataset_demo import get_demo_dataset
+        from stylegan_tf.data.demo import get_demo_dataset
         pkl = os.path.join(tmp, "G64.pkl")
         import keras
         import dnnlib.tflib as tflib

@@ -7,6 +7,7 @@ import importlib
 import io
 import os
 import re
+import signal
 import sys
 import tempfile
 import types
@@ -111,6 +112,34 @@ def write_text_atomic(filename, text):
     """Write a text file atomically (temp file in the same directory, then rename)."""
     with atomic_write(filename, "w") as f:
         f.write(text)
+
+
+class StopRequest:
+    """SIGINT / SIGTERM set `signum` instead of killing the process, so a long job (the training loop)
+    can finish its step, save and exit; a second signal raises KeyboardInterrupt."""
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handler(self, signum, _frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print("\nReceived signal %d: finishing the current step, writing a snapshot and stopping..." % signum,
+              flush=True)
+
+    def __exit__(self, *_):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def run_absl_cli(flag_values, prog, doc, run, error_types=(), argv=None):

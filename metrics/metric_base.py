@@ -138,7 +138,7 @@ class MetricBase:
         `tf_config` is accepted for compatibility (TF2 has no session options to apply). `Gs`:
         an already loaded generator (skips loading `network_pkl`, which still names the result).
         """
-        from metrics import run_locator
+        from stylegan_tf import rundir
         del tf_config
         self._network_pkl = network_pkl
         self._dataset_args = dict(dataset_args) if dataset_args is not None else None
@@ -152,7 +152,7 @@ class MetricBase:
 
         if (self._dataset_args is None or self._mirror_augment is None) and run_dir is not None:
             try:
-                run_config = run_locator.parse_config_for_previous_run(run_dir)
+                run_config = rundir.parse_config_for_previous_run(run_dir)
             except (IOError, ValueError) as e:
                 if self._needs_reals() and self._dataset_args is None:
                     raise MetricError(str(e)) from None
@@ -273,7 +273,7 @@ class MetricBase:
         return os.path.join(cache_dir, "%s-%s-%s.%s" % (md5.hexdigest(), self.name, dataset_name, extension))
 
     def _open_dataset(self, Gs=None):
-        from training import dataset
+        from stylegan_tf.data import reader as dataset
         if not self._dataset_args or "tfrecord_dir" not in self._dataset_args:
             raise MetricError("%s needs a dataset: give --dataset (and --data_dir) or a run directory" % self.name)
         args = dict(self._dataset_args)

@@ -18,8 +18,9 @@ from conftest import ROOT as REPO
 TOOL = os.path.join(REPO, "dataset_tool.py")
 
 import dataset_tool  # noqa: E402
-from training.dataset_format import (DatasetError, inspect_dataset, iter_images, load_labels,  # noqa: E402
-                                     shuffled_order)
+from stylegan_tf.data.info import inspect_dataset, iter_images, load_labels  # noqa: E402
+from stylegan_tf.data.tfrecord import DatasetError  # noqa: E402
+from stylegan_tf.data.writer import shuffled_order  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def test_create_from_tfds_mock(tmp_path):
 
 
 def test_create_demo_and_get_demo_dataset(tmp_path):
-    from training.dataset_demo import get_demo_dataset
+    from stylegan_tf.data.demo import get_demo_dataset
     run("create_demo", tmp_path / "demo", "--channels", 1, "--resolution", 16)
     got, labels = read(tmp_path / "demo")
     assert got[0].shape == (1797, 1, 16, 16) and labels.shape == (1797, 10)
@@ -581,12 +582,12 @@ def test_loading_errors(tmp_path):
 
 
 def _records(path):
-    from training.dataset_format import iter_records
+    from stylegan_tf.data.tfrecord import iter_records
     return iter_records(str(path))
 
 
 def _frame(r):
-    from training.dataset_format import frame_record
+    from stylegan_tf.data.tfrecord import frame_record
     return frame_record(r)
 
 

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(r"""
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from metrics import metric_base, standins
     from training import misc
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     d = sys.argv[1]
     standins.make_inception_graphdef(os.path.join(d, "inc.pb"))
     standins.make_lpips_weights(os.path.join(d, "lpips.npz"))

@@ -27,7 +27,7 @@ def env(tmp_path_factory):
     standins.make_classifier_pkl(str(clf_dir / "celebahq-classifier-01-smiling.pkl"), resolution=32, seed=2)
     standins.make_generator_pkl(str(d / "network-snapshot-000140.pkl"), resolution=32)
     standins.make_generator_pkl(str(d / "net16.pkl"), resolution=16)
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     (d / "datasets").mkdir()
     make_demo_dataset(str(d / "datasets" / "digits"), resolution=32)
     return d

@@ -336,7 +336,7 @@ def test_short_training_run(tmp_path):
     assert len(losses) >= 3 and np.all(np.isfinite(losses)) and np.ptp(losses) > 1e-4
     assert read_scalars(run_dir, "Loss/r1_penalty")
     assert read_scalars(run_dir, "Progress/kimg")[-1] >= 0.3
-    from metrics.run_locator import parse_config_for_previous_run
+    from stylegan_tf.rundir import parse_config_for_previous_run
     cfg = parse_config_for_previous_run(run_dir)
     assert cfg["dataset"]["tfrecord_dir"].endswith("demo-digits32") and cfg["train"]["total_kimg"] == 0.3
 

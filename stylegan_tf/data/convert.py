@@ -10,12 +10,16 @@ Worker functions return one of
 
 import io
 import os
+import signal
+import sys
+import time
 import warnings
 
 import numpy as np
 
-from training.dataset_format import (DatasetError, Progress, encode_levels, image_levels,
-                                     parallel_map, write_direct)
+from stylegan_tf.data.levels import encode_levels, image_levels
+from stylegan_tf.data.tfrecord import DatasetError
+from stylegan_tf.data.writer import write_direct
 
 TRANSFORMS = ("center-crop", "pad", "resize")
 
@@ -306,3 +310,127 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover
         return max(1, os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------------------------------
+# Progress bar: images done / total, images/s, ETA.
+
+class Progress:
+    def __init__(self, total: int = None, stream=None, enabled: bool = True, label: str = "images"):
+        self.total = total
+        self.stream = stream if stream is not None else sys.stdout
+        self.enabled = enabled
+        self.label = label
+        self.start = time.time()
+        self.last = 0.0
+        self.done = 0
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, done: int, force: bool = False) -> None:
+        self.done = done
+        if not self.enabled:
+            return
+        now = time.time()
+        interval = 0.2 if self.tty else 5.0
+        if not force and (now - self.last < interval or done == 0):
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        if self.total:
+            pct = 100.0 * done / self.total
+            eta = (self.total - done) / rate if rate > 0 else float("inf")
+            eta_s = _fmt_secs(eta) if eta != float("inf") else "?"
+            line = "%d / %d %s  %5.1f%%  %.1f %s/s  ETA %s" % (done, self.total, self.label, pct, rate, self.label, eta_s)
+        else:
+            line = "%d %s  %.1f %s/s" % (done, self.label, rate, self.label)
+        if self.tty:
+            self.stream.write("\r%-78s" % line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        elapsed = max(time.time() - self.start, 1e-9)
+        line = "%d %s in %.2f s (%.1f %s/s)" % (self.done, self.label, elapsed, self.done / elapsed, self.label)
+        if self.tty:
+            self.stream.write("\r%-78s\n" % line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _fmt_secs(s: float) -> str:
+    s = int(round(s))
+    if s < 60:
+        return "%ds" % s
+    if s < 3600:
+        return "%dm %02ds" % (s // 60, s % 60)
+    return "%dh %02dm" % (s // 3600, (s // 60) % 60)
+
+
+
+# ------------------------------------------------------------------------------------------
+# Ordered parallel map over worker processes with a bounded number of items in flight.
+
+def _worker_init():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the parent only
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is not for workers
+
+
+def _run_chunk(func, chunk, args):
+    return [func(item, *args) for item in chunk]
+
+
+def parallel_map(func, items, args=(), workers: int = None, chunk_size: int = 8, max_chunks_in_flight: int = None):
+    """Yields func(item, *args) for each item, in order, computed in worker processes.
+
+    At most `max_chunks_in_flight` chunks of `chunk_size` items are submitted and not yet
+    consumed, so memory stays bounded however long `items` is. workers=0 runs in-process.
+    """
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers <= 0:
+        for item in items:
+            yield func(item, *args)
+        return
+    import multiprocessing as mp
+    # fork: cheapest, and robust where spawn is not (spawn re-imports __main__, which fails for
+    # scripts read from stdin, and a Pool whose workers cannot start retries forever). The workers
+    # only run NumPy/Pillow code, never TensorFlow, so forking a process that has TensorFlow's
+    # threads running is safe for them. $STYLEGAN_DATASET_START_METHOD overrides the choice.
+    method = os.environ.get("STYLEGAN_DATASET_START_METHOD") or (
+        "fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    ctx = mp.get_context(method)
+    if max_chunks_in_flight is None:
+        max_chunks_in_flight = 2 * workers + 1
+    pool = ctx.Pool(workers, initializer=_worker_init)
+    try:
+        pending = []
+        it = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < max_chunks_in_flight:
+                chunk = []
+                for item in it:
+                    chunk.append(item)
+                    if len(chunk) >= chunk_size:
+                        break
+                if not chunk:
+                    exhausted = True
+                    break
+                pending.append(pool.apply_async(_run_chunk, (func, chunk, args)))
+                if len(chunk) < chunk_size:
+                    exhausted = True
+            if not pending:
+                break
+            for result in pending.pop(0).get():
+                yield result
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+
+
