@@ -74,6 +74,49 @@ class Logger:
             self.file = None
 
 
+class Progress:
+    """Progress of a long job, drawn by tqdm: 'label: done/total images, rate images/s, elapsed, ETA'.
+
+    Redrawn in place on a terminal; on other streams (logs) at most every `interval` seconds (5 by
+    default). `update(done)` sets the count, `advance(n)` adds to it; `close()` leaves the last line.
+    The one progress display of the project (dataset conversion, metrics, figures).
+    """
+
+    def __init__(self, total=None, label=None, unit="images", stream=None, enabled=True, interval=None):
+        import tqdm
+        stream = stream if stream is not None else sys.stderr
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        fmt = ("{desc}: " if label else "") + "{n_fmt}/{total_fmt}{unit}, {rate_fmt}, elapsed {elapsed}, ETA {remaining}"
+        self._bar = tqdm.tqdm(total=total, desc=label, unit=" " + unit, file=stream, disable=not enabled,
+                              mininterval=interval if interval is not None else (0.2 if tty else 5.0),
+                              bar_format=fmt, dynamic_ncols=tty, leave=True)
+        self._done = 0
+
+    @property
+    def done(self) -> int:
+        return self._done
+
+    def update(self, done) -> None:
+        """Set the number of items done."""
+        self._done = int(done)
+        self._bar.update(self._done - self._bar.n)
+        if self._bar.total is not None and self._done >= self._bar.total:
+            self._bar.refresh()
+
+    def advance(self, count=1) -> None:
+        """Add `count` items done."""
+        self.update(self._done + int(count))
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+
 def format_time(seconds: float) -> str:
     """Human-readable duration in the official style: '1d 02h 03m', '2h 03m 04s', '3m 04s', '5s'."""
     s = int(round(seconds))

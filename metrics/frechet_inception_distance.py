@@ -11,6 +11,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
+import dnnlib
 import dnnlib.tflib as tflib
 from metrics import feature_nets
 from metrics import metric_base
@@ -61,7 +62,7 @@ class FID(metric_base.MetricBase):
         else:
             run_reals = self._make_runner(lambda images: inception.features(images))
             activations = None
-            progress = metric_base.Progress(self.name + " reals", self.num_images, enabled=self.progress)
+            progress = dnnlib.util.Progress(label=self.name + " reals", total=self.num_images, enabled=self.progress)
             for idx, images in enumerate(self._iterate_reals(minibatch_size, Gs, dset)):
                 begin = idx * minibatch_size
                 end = min(begin + minibatch_size, self.num_images)
@@ -69,7 +70,7 @@ class FID(metric_base.MetricBase):
                 if activations is None:
                     activations = np.empty([self.num_images, feats.shape[1]], np.float32)
                 activations[begin:end] = feats[:end - begin]
-                progress.update(end - begin)
+                progress.advance(end - begin)
                 if end == self.num_images:
                     break
             progress.close()
@@ -83,11 +84,11 @@ class FID(metric_base.MetricBase):
             return inception.features(tflib.convert_images_to_uint8(images))
         run_fakes = self._make_runner(fakes)
         activations = np.empty([self.num_images, mu_real.shape[0]], np.float32)
-        progress = metric_base.Progress(self.name + " fakes", self.num_images, enabled=self.progress)
+        progress = dnnlib.util.Progress(label=self.name + " fakes", total=self.num_images, enabled=self.progress)
         for begin in range(0, self.num_images, minibatch_size):
             end = min(begin + minibatch_size, self.num_images)
             activations[begin:end] = run_fakes(self._random_latents(minibatch_size, Gs))[:end - begin]
-            progress.update(end - begin)
+            progress.advance(end - begin)
         progress.close()
         mu_fake, sigma_fake = feature_statistics(activations)
         self._report_result(frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real))

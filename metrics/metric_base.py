@@ -14,7 +14,6 @@ Real-image statistics are cached in `cache_dir` per dataset, options and sample 
 import hashlib
 import os
 import pickle
-import sys
 import time
 
 import numpy as np
@@ -60,40 +59,6 @@ def get_metric_args(name):
 
 class MetricError(Exception):
     """A metric cannot run: bad network pickle, dataset, feature network or arguments."""
-
-
-# ----------------------------------------------------------------------------
-# Progress bar.
-
-class Progress:
-    """One-line progress on stderr: `<name>: done/total <unit>, rate <unit>/s, ETA`."""
-
-    def __init__(self, name, total, unit="images", stream=None, enabled=True, min_interval=0.5):
-        self.name, self.total, self.unit = name, int(total), unit
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.done = 0
-        self.start = time.time()
-        self.last = 0.0
-        self.min_interval = min_interval
-
-    def update(self, n):
-        self.done += int(n)
-        now = time.time()
-        if self.enabled and (now - self.last >= self.min_interval or self.done >= self.total):
-            self.last = now
-            elapsed = max(now - self.start, 1e-9)
-            rate = self.done / elapsed
-            eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            self.stream.write("\r%s: %d/%d %s, %.1f %s/s, ETA %s   " % (
-                self.name, min(self.done, self.total), self.total, self.unit, rate, self.unit,
-                dnnlib.util.format_time(max(eta, 0.0))))
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # ----------------------------------------------------------------------------

@@ -18,7 +18,6 @@ Nothing here changes the network for good: noise variables are restored after ea
 """
 
 import contextlib
-import time
 
 import numpy as np
 
@@ -266,45 +265,9 @@ def generate(Gs, latents, truncation_psi=0.7, truncation_cutoff=8, noise="stored
                       progress=progress)
 
 
-# ----------------------------------------------------------------------------
-# Progress reporting for long jobs.
-
-
-class Progress:
-    """Progress line on stderr: 'label: done/total images, x.x img/s, ETA 1m 02s'. Redrawn in place on a
-    terminal; otherwise printed at most every `interval` seconds and once at the end."""
-
-    def __init__(self, total, label="images", stream=None, interval=5.0):
-        import sys
-        self.total = int(total)
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.interval = interval
-        self.start = time.time()
-        self.last_print = 0.0
-        self.done = 0
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def update(self, done):
+def __getattr__(name):
+    """`api.Progress` is `dnnlib.util.Progress`, imported on first use (importing the API stays light)."""
+    if name == "Progress":
         import dnnlib
-        self.done = int(done)
-        now = time.time()
-        finished = self.done >= self.total
-        if not finished and not self.tty and now - self.last_print < self.interval:
-            return
-        self.last_print = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-        text = "%s: %d/%d images, %.1f img/s, %s %s" % (
-            self.label, self.done, self.total, rate, "took" if finished else "ETA",
-            dnnlib.util.format_time(elapsed if finished else eta) if np.isfinite(eta) else "?")
-        if self.tty:
-            self.width = max(getattr(self, "width", 0), len(text))
-            self.stream.write("\r" + text.ljust(self.width) + ("\n" if finished else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def advance(self, count=1):
-        self.update(self.done + count)
+        return dnnlib.util.Progress
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -12,11 +12,11 @@ import io
 import os
 import signal
 import sys
-import time
 import warnings
 
 import numpy as np
 
+import dnnlib
 from stylegan_tf.data.levels import encode_levels, image_levels
 from stylegan_tf.data.tfrecord import DatasetError
 from stylegan_tf.data.writer import write_direct
@@ -252,7 +252,7 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
         items = enumerate(items)
     good_slots = []
     slot = 0
-    bar = Progress(total, enabled=progress)
+    bar = dnnlib.util.Progress(total, stream=sys.stdout, enabled=progress)
     bad = []
     skipped = []
     notice_counts = {}
@@ -292,11 +292,8 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
             writer.finish_direct(good_slots)
         ok = True
     finally:
-        if ok:
-            bar.update(done, force=True)
-            bar.close()
-        elif bar.tty and bar.enabled:
-            bar.stream.write("\n")
+        bar.update(done)
+        bar.close()
     for n, c in sorted(notice_counts.items()):
         print("Notice: %d image(s): %s" % (c, n))
     if bad:
@@ -310,66 +307,6 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover
         return max(1, os.cpu_count() or 1)
-
-
-# ------------------------------------------------------------------------------------------
-# Progress bar: images done / total, images/s, ETA.
-
-class Progress:
-    def __init__(self, total: int = None, stream=None, enabled: bool = True, label: str = "images"):
-        self.total = total
-        self.stream = stream if stream is not None else sys.stdout
-        self.enabled = enabled
-        self.label = label
-        self.start = time.time()
-        self.last = 0.0
-        self.done = 0
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-
-    def update(self, done: int, force: bool = False) -> None:
-        self.done = done
-        if not self.enabled:
-            return
-        now = time.time()
-        interval = 0.2 if self.tty else 5.0
-        if not force and (now - self.last < interval or done == 0):
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = done / elapsed
-        if self.total:
-            pct = 100.0 * done / self.total
-            eta = (self.total - done) / rate if rate > 0 else float("inf")
-            eta_s = _fmt_secs(eta) if eta != float("inf") else "?"
-            line = "%d / %d %s  %5.1f%%  %.1f %s/s  ETA %s" % (done, self.total, self.label, pct, rate, self.label, eta_s)
-        else:
-            line = "%d %s  %.1f %s/s" % (done, self.label, rate, self.label)
-        if self.tty:
-            self.stream.write("\r%-78s" % line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        elapsed = max(time.time() - self.start, 1e-9)
-        line = "%d %s in %.2f s (%.1f %s/s)" % (self.done, self.label, elapsed, self.done / elapsed, self.label)
-        if self.tty:
-            self.stream.write("\r%-78s\n" % line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
-def _fmt_secs(s: float) -> str:
-    s = int(round(s))
-    if s < 60:
-        return "%ds" % s
-    if s < 3600:
-        return "%dm %02ds" % (s // 60, s % 60)
-    return "%dh %02dm" % (s // 3600, (s // 60) % 60)
-
 
 
 # ------------------------------------------------------------------------------------------
