@@ -86,7 +86,8 @@ class Progress:
         import tqdm
         stream = stream if stream is not None else sys.stderr
         tty = bool(getattr(stream, "isatty", lambda: False)())
-        fmt = ("{desc}: " if label else "") + "{n_fmt}/{total_fmt}{unit}, {rate_fmt}, elapsed {elapsed}, ETA {remaining}"
+        fmt = (("{desc}: " if label else "") +
+               "{n_fmt}/{total_fmt}{unit}, {rate_fmt}, elapsed {elapsed}, ETA {remaining}")
         self._bar = tqdm.tqdm(total=total, desc=label, unit=" " + unit, file=stream, disable=not enabled,
                               mininterval=interval if interval is not None else (0.2 if tty else 5.0),
                               bar_format=fmt, dynamic_ncols=tty, leave=True)

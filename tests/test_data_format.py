@@ -1,4 +1,5 @@
-"""stylegan_tf.data.tfrecord and .levels: the TFRecord / tf.train.Example format and the image pyramid\nwritten without TensorFlow, checked against TensorFlow."""
+"""stylegan_tf.data.tfrecord and .levels: the TFRecord / tf.train.Example format and the image pyramid
+written without TensorFlow, checked against TensorFlow."""
 
 import os
 
