@@ -7,7 +7,7 @@ graph's tensor names (loaded through our GraphDef loader, the same path as the r
 full-width LPIPS-VGG16 .npz. Speed does not depend on the weight values; the metric values printed
 here are meaningless.
 
-    python bench/bench_metrics.py [--json out.jsonl] [--skip_wall]
+    python bench/ours/bench_metrics.py [--json out.jsonl] [--skip_wall]
 """
 
 import argparse
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def timed_rate(fn, batch, min_time=10.0, warmup=2):
