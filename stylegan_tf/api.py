@@ -57,7 +57,7 @@ def _check_generator(Gs, source):
         raise ValueError("%s: holds %s, not a network or a (G, D, Gs) tuple" % (source, type(Gs).__name__))
     if "mapping" not in Gs.components or "synthesis" not in Gs.components:
         raise ValueError("%s: network %r (%s) is not a style-based generator (no mapping/synthesis components)"
-                         % (source, Gs.name, Gs._build_func_name))
+                         % (source, Gs.name, Gs.build_func_name))
 
 
 # ----------------------------------------------------------------------------

@@ -146,6 +146,11 @@ class Network:
     # ------------------------------------------------------------------------
     # Variables.
 
+    @property
+    def build_func_name(self) -> str:
+        """Short name of the build function ('G_style', 'D_basic', ...), as pickles store it."""
+        return self._build_func_name
+
     def reset_own_vars(self) -> None:
         """Re-initialise this network's own variables (not those of components)."""
         self.model.reinitialize(include_children=True)
