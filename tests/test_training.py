@@ -447,7 +447,7 @@ def test_kill_during_snapshot_keeps_previous(tmp_path):
     with open(path, "rb") as f:
         assert np.array_equal(pickle.load(f)["good"], np.arange(5))
     # The interrupted temp file is hidden and never taken for a snapshot.
-    from training.training_loop import locate_latest_snapshot
+    from stylegan_tf.rundir import locate_latest_snapshot
     assert locate_latest_snapshot(str(tmp_path)) == str(path)
 
 
