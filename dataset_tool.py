@@ -1,7 +1,7 @@
 """Creates multi-resolution TFRecord datasets for StyleGAN (and ProGAN), and inspects them.
 
 Commands, arguments and defaults are those of NVIDIA's `dataset_tool.py`, and the files it
-writes are record for record the official ones (see training/dataset_format.py), e.g.
+writes are record for record the official ones (see stylegan_tf/data/), e.g.
 
     python dataset_tool.py create_from_images datasets/mydataset myimagedir --shuffle 1
 
@@ -25,11 +25,11 @@ import click
 import numpy as np
 
 from dnnlib import cli
-
-from training.dataset_convert import (TRANSFORMS, convert, default_workers, largest_pow2, process_chw,
+from stylegan_tf.data.convert import (TRANSFORMS, convert, default_workers, largest_pow2, process_chw,
                                       process_item, probe_image)
-from training.dataset_format import (COMPRESSIONS, ENCODINGS, DatasetError, DatasetWriter, inspect_dataset,
-                                     iter_images, load_labels, shuffled_order)
+from stylegan_tf.data.info import compare_datasets, inspect_dataset, iter_images, load_labels
+from stylegan_tf.data.tfrecord import COMPRESSIONS, ENCODINGS, DatasetError
+from stylegan_tf.data.writer import DatasetWriter, shuffled_order
 
 
 _prog = "dataset_tool.py"  # the program name in messages (execute_cmdline sets it from argv[0])
@@ -150,41 +150,14 @@ def extract(tfrecord_dir, output_dir):
     print("Extracted %d images." % idx)
 
 
-def compare(tfrecord_dir_a, tfrecord_dir_b, ignore_labels=0, show=5):
-    """Compares two datasets image by image (and label by label); prints the number of differences and
-    the first `show` of each kind, not one line per difference."""
-    print('Loading dataset "%s"' % tfrecord_dir_a)
-    info_a, lab_a = _load(tfrecord_dir_a, not ignore_labels)
-    print('Loading dataset "%s"' % tfrecord_dir_b)
-    info_b, lab_b = _load(tfrecord_dir_b, not ignore_labels)
+def compare(tfrecord_dir_a, tfrecord_dir_b, ignore_labels=0):
+    """Prints a summary of the differences (stylegan_tf.data.info.compare_datasets); True if identical."""
+    for d in (tfrecord_dir_a, tfrecord_dir_b):
+        print('Loading dataset "%s"' % d)
     print("Comparing datasets")
-    idx = 0
-    diff_images, diff_labels, shapes = [], [], set()
-    sentinel = object()
-    for img_a, img_b in itertools.zip_longest(iter_images(info_a), iter_images(info_b), fillvalue=sentinel):
-        if img_a is sentinel or img_b is sentinel:
-            print("Datasets contain different number of images (%s has more than %d)"
-                  % (tfrecord_dir_a if img_b is sentinel else tfrecord_dir_b, idx))
-            break
-        if img_a.shape != img_b.shape:
-            shapes.add((img_a.shape, img_b.shape))
-        if not (img_a.shape == img_b.shape and np.array_equal(img_a, img_b)):
-            diff_images.append(idx)
-        la = lab_a[idx] if lab_a is not None else np.zeros(0, np.float32)
-        lb = lab_b[idx] if lab_b is not None else np.zeros(0, np.float32)
-        if not (la.shape == lb.shape and np.all(la == lb)):
-            diff_labels.append(idx)
-        idx += 1
-    for shape_a, shape_b in sorted(shapes):
-        print("Image shapes differ: %s and %s" % (list(shape_a), list(shape_b)))
-    for what, diffs in (("Image", diff_images), ("Label", diff_labels if not ignore_labels else [])):
-        if diffs:
-            more = " (and %d more)" % (len(diffs) - show) if len(diffs) > show else ""
-            print("%ss different: %d, first at index %s%s" % (what, len(diffs), ", ".join(map(str, diffs[:show])), more))
-    print("Identical images: %d / %d" % (idx - len(diff_images), idx))
-    if not ignore_labels:
-        print("Identical labels: %d / %d" % (idx - len(diff_labels), idx))
-    return not diff_images and (ignore_labels or not diff_labels)
+    identical, lines = compare_datasets(tfrecord_dir_a, tfrecord_dir_b, ignore_labels=bool(ignore_labels))
+    print("\n".join(lines))
+    return identical
 
 
 # ------------------------------------------------------------------------------------------
@@ -520,7 +493,7 @@ def create_from_tfds(tfrecord_dir, name, data_dir=None, split="train", resolutio
 
 def create_demo(tfrecord_dir, resolution=32, channels=3, **opts):
     """The built-in demo dataset (scikit-learn's bundled digits), no download."""
-    from training.dataset_demo import make_demo_dataset  # pylint: disable=import-outside-toplevel
+    from stylegan_tf.data.demo import make_demo_dataset  # pylint: disable=import-outside-toplevel
     make_demo_dataset(tfrecord_dir, resolution=resolution, channels=channels,
                       overwrite=bool(opts.get("overwrite", 0)), encoding=opts.get("encoding", "raw"),
                       compression=opts.get("compression", "none"), verbose=True)

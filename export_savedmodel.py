@@ -20,16 +20,15 @@ import shutil
 import sys
 import tempfile
 
-from generate_figures import OneLineParser, fail, load_generator_or_fail, parse_psi, quiet_tensorflow
+from stylegan_tf.cli import OneLineParser, fail, load_generator_or_fail, parse_psi, quiet_tensorflow
 
 UPFIRDN2D_IMPL_ENV = "STYLEGAN_TF_UPFIRDN2D_IMPL"  # see docs/networks.md, "Ops"
 
 
 def build_module(Gs, psi=0.7, cutoff=8, structure=None):
     """A tf.Module holding Gs's variables with the serving functions; returns (module, signatures)."""
-    import numpy as np
     import tensorflow as tf
-    import dnnlib.tflib as tflib
+    from stylegan_tf.networks_stylegan import truncate_dlatents
 
     latent_size = Gs.input_shape[1]
     label_size = Gs.input_shapes[1][1]
@@ -61,14 +60,11 @@ def build_module(Gs, psi=0.7, cutoff=8, structure=None):
     # formula, synthesis) rather than calling G: Keras refuses a tensor psi next to Python keyword arguments,
     # and G's per-call `lod` assignment would leave a stateful op that converters cannot freeze.
     avg_var = Gs.find_var("dlatent_avg")
-    truncated_layers = np.arange(num_layers)[np.newaxis, :, np.newaxis] < (num_layers if cutoff is None else cutoff)
 
     def generate(latents, labels, truncation_psi):
         w = mapping.get_output_for(latents, labels_or_none(labels))
         if truncation_psi is not None:
-            ones = np.ones(truncated_layers.shape, np.float32)
-            coefs = tf.where(truncated_layers, truncation_psi * ones, ones)
-            w = tflib.lerp(tf.cast(avg_var, w.dtype), w, coefs)
+            w = truncate_dlatents(w, avg_var, truncation_psi, cutoff, num_layers)
         return {"images": to_uint8(synthesis.get_output_for(w, **syn_kwargs))}
 
     default_psi = None if psi is None or psi == 1 else psi

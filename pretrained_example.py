@@ -11,8 +11,8 @@ writes a PNG. See docs/figures.md.
 import os
 import sys
 
-from generate_figures import (OFFICIAL_URLS, OneLineParser, load_generator_or_fail, parse_psi, parse_seed,
-                              quiet_tensorflow)
+from stylegan_tf.cli import (OFFICIAL_URLS, OneLineParser, load_generator_or_fail, parse_psi, parse_seed,
+                             quiet_tensorflow)
 
 
 def main(argv=None):

@@ -81,7 +81,7 @@ def _metric_list(spec, num_samples):
 def _resolve_network():
     """(network_pkl, run_dir or None)."""
     import dnnlib
-    from metrics import run_locator
+    from stylegan_tf import rundir
     net = FLAGS.network
     if net is None:
         raise UsageError("--network is required")
@@ -92,8 +92,8 @@ def _resolve_network():
     if net.endswith(".pkl"):
         raise UsageError("network pickle not found: %s" % net)
     try:
-        run_dir = run_locator.locate_run_dir(net, FLAGS.result_dir)
-        return run_locator.locate_network_pkl(run_dir, FLAGS.snapshot, FLAGS.result_dir), run_dir
+        run_dir = rundir.locate_run_dir(net, FLAGS.result_dir)
+        return rundir.locate_network_pkl(run_dir, FLAGS.snapshot, FLAGS.result_dir), run_dir
     except IOError as e:
         raise UsageError(str(e)) from None
 

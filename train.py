@@ -12,9 +12,7 @@ D_loss, dataset, sched, grid, train).
 
 import ast
 import copy
-import json
 import os
-import pprint
 import sys
 
 from absl import app, flags
@@ -264,14 +262,19 @@ def resolve_metrics(names):
         raise UsageError("--metrics: %s" % e) from None
 
 
-def write_config(run_dir, c, extra):
-    """config.txt (the official layout: one `'group': {...},` line per group) and config.json."""
-    from training import misc
-    cfg = dict(c, **extra)
-    lines = ["%r: %s" % (k, pprint.pformat(dict(v) if isinstance(v, dict) else v, width=10 ** 6))
-             for k, v in cfg.items()]
-    misc.write_text_atomic(os.path.join(run_dir, "config.txt"), "{" + ",\n ".join(lines) + "}\n")
-    misc.write_text_atomic(os.path.join(run_dir, "config.json"), json.dumps(cfg, indent=2, default=str) + "\n")
+def metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, dataset_args, mirror_augment, num_gpus):
+    """The training loop's `on_snapshot`: run the metrics on each network snapshot (as the official loop
+    does) and hand their values back for TensorBoard. None when no metric is asked for."""
+    if not metric_arg_list:
+        return None
+    from metrics import metric_base
+    group = metric_base.MetricGroup(metric_arg_list, **metric_kwargs)
+
+    def on_snapshot(network_pkl):
+        group.run(network_pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
+                  mirror_augment=mirror_augment, num_gpus=num_gpus)
+        return getattr(group, "latest_results", {}) or {}
+    return on_snapshot
 
 
 def main(argv):
@@ -288,8 +291,9 @@ def main(argv):
     if FLAGS.dataset is not None and not os.path.isdir(os.path.join(FLAGS.data_dir, FLAGS.dataset)):
         raise UsageError("--dataset: no such TFRecord directory: %s" % os.path.join(FLAGS.data_dir, FLAGS.dataset))
 
+    from stylegan_tf import images, rundir
     from training import training_loop
-    resume_pkl = training_loop.locate_latest_snapshot(FLAGS.resume) if FLAGS.resume else None
+    resume_pkl = rundir.locate_latest_snapshot(FLAGS.resume) if FLAGS.resume else None
     from dnnlib import tflib
     for group in ("G_opt", "D_opt"):
         try:
@@ -297,9 +301,9 @@ def main(argv):
         except (TypeError, ValueError) as e:
             raise UsageError("%s: %s" % (group, e)) from None
     layout = check.grid.get("layout", "random")
-    if layout != "random" and layout not in training_loop.GRID_CLASS_LAYOUTS:
+    if layout != "random" and layout not in images.GRID_CLASS_LAYOUTS:
         raise UsageError("grid.layout %r: use 'random' or one of %s"
-                         % (layout, ", ".join(training_loop.GRID_CLASS_LAYOUTS)))
+                         % (layout, ", ".join(images.GRID_CLASS_LAYOUTS)))
 
     if "float16" in (check.G.get("dtype"), check.D.get("dtype")):
         import tensorflow as tf
@@ -312,7 +316,7 @@ def main(argv):
                      FLAGS.metrics)
     data_dir = FLAGS.data_dir
     if c.dataset.pop("demo", False):
-        from training.dataset_demo import get_demo_dataset
+        from stylegan_tf.data.demo import get_demo_dataset
         c.dataset.tfrecord_dir = get_demo_dataset()
         data_dir = None
     c.tf_config["rnd.np_random_seed"] = FLAGS.seed
@@ -322,27 +326,28 @@ def main(argv):
                                            ls_classifiers=FLAGS.ls_classifiers, cache_dir=FLAGS.cache_dir).items()
                      if v is not None}
 
-    is_chief = training_loop._is_chief(strategy)
-    if is_chief:
-        run_dir = training_loop.create_run_dir(FLAGS.result_dir, c.desc)
+    if tflib.is_chief(strategy):
+        run_dir = rundir.create_run_dir(FLAGS.result_dir, c.desc)
     else:
         import tempfile
         run_dir = tempfile.mkdtemp(prefix="stylegan-worker-")
     with dnnlib.util.Logger(os.path.join(run_dir, "log.txt"), file_mode="a"):
         print("Run directory: %s" % run_dir)
-        write_config(run_dir, c, dict(num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=FLAGS.seed,
-                                      xla=FLAGS.xla))
+        rundir.write_config(run_dir, dict(c, num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=FLAGS.seed,
+                                          xla=FLAGS.xla))
+        on_snapshot = metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, c.dataset,
+                                       c.train.get("mirror_augment", False), num_gpus)
         try:
             final = training_loop.training_loop(
                 run_dir, G_args=c.G, D_args=c.D, G_opt_args=c.G_opt, D_opt_args=c.D_opt, G_loss_args=c.G_loss,
                 D_loss_args=c.D_loss, dataset_args=c.dataset, sched_args=c.sched, grid_args=c.grid,
-                metric_arg_list=metric_arg_list, metric_kwargs=metric_kwargs, tf_config=c.tf_config, resume_pkl=resume_pkl,
+                on_snapshot=on_snapshot, tf_config=c.tf_config, resume_pkl=resume_pkl,
                 resume_kimg=FLAGS.resume_kimg, data_dir=data_dir, strategy=strategy, xla=FLAGS.xla,
                 seed=FLAGS.seed, stop_after_ticks=FLAGS.stop_after_ticks, **c.train)
         except training_loop.NonFiniteLossError as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 1
-        except training_loop.GridConfigError as e:
+        except images.GridConfigError as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 2
         print("Done: %s" % final)

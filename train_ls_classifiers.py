@@ -112,7 +112,8 @@ def _fmt_time(s):
 
 
 def run():
-    from training import dataset, misc
+    from stylegan_tf import legacy
+    from stylegan_tf.data import reader as dataset
     if FLAGS.dataset is None:
         raise UsageError("--dataset is required")
     if FLAGS.total_images < 1 or FLAGS.minibatch < 1:
@@ -144,7 +145,7 @@ def run():
                                     beta1=FLAGS.beta1, beta2=FLAGS.beta2, threshold=FLAGS.threshold,
                                     mirror_augment=FLAGS.mirror_augment, seed=FLAGS.seed,
                                     fmap_base=FLAGS.fmap_base, fmap_max=FLAGS.fmap_max)
-        misc.save_pkl(net, path)  # atomic
+        legacy.save_pkl(net, path)  # atomic
         print("Wrote %s (running training accuracy %.3f)" % (path, acc))
     return 0
 

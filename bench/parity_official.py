@@ -16,8 +16,8 @@ ReLU), so a gradient row above --tol but within 2x of the official value's own m
 not FAIL. Exit status 1 if anything fails.
 
 Usage:
-  python bench/official/dump_networks.py --out /work/scratch/official_dumps     # official side
-  python bench/parity_official.py --dumps /work/scratch/official_dumps [--configs sg32,...] [--json FILE]
+  python bench/official/dump_networks.py --out DUMPS     # official side
+  python bench/parity_official.py --dumps DUMPS [--configs sg32,...] [--json FILE]
 """
 
 import argparse
@@ -27,11 +27,13 @@ import json
 import os
 import pickle
 import sys
+import tempfile
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
-DEFAULT_DUMPS = "/work/scratch/official_dumps"
+# --out / --dumps, or $STYLEGAN_OFFICIAL_DUMPS; else a directory in the system temp dir.
+DEFAULT_DUMPS = os.environ.get("STYLEGAN_OFFICIAL_DUMPS") or os.path.join(tempfile.gettempdir(), "stylegan_official_dumps")
 
 
 def parse_args():

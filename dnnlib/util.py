@@ -1,10 +1,13 @@
-"""Framework-independent helpers: attribute dicts, name lookup, time formatting, cached URL opening."""
+"""Framework-independent helpers: attribute dicts, name lookup, time formatting, atomic file writes, cached URL
+opening."""
 
+import contextlib
 import hashlib
 import importlib
 import io
 import os
 import re
+import signal
 import sys
 import tempfile
 import types
@@ -71,6 +74,50 @@ class Logger:
             self.file = None
 
 
+class Progress:
+    """Progress of a long job, drawn by tqdm: 'label: done/total images, rate images/s, elapsed, ETA'.
+
+    Redrawn in place on a terminal; on other streams (logs) at most every `interval` seconds (5 by
+    default). `update(done)` sets the count, `advance(n)` adds to it; `close()` leaves the last line.
+    The one progress display of the project (dataset conversion, metrics, figures).
+    """
+
+    def __init__(self, total=None, label=None, unit="images", stream=None, enabled=True, interval=None):
+        import tqdm
+        stream = stream if stream is not None else sys.stderr
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        fmt = (("{desc}: " if label else "") +
+               "{n_fmt}/{total_fmt}{unit}, {rate_fmt}, elapsed {elapsed}, ETA {remaining}")
+        self._bar = tqdm.tqdm(total=total, desc=label, unit=" " + unit, file=stream, disable=not enabled,
+                              mininterval=interval if interval is not None else (0.2 if tty else 5.0),
+                              bar_format=fmt, dynamic_ncols=tty, leave=True)
+        self._done = 0
+
+    @property
+    def done(self) -> int:
+        return self._done
+
+    def update(self, done) -> None:
+        """Set the number of items done."""
+        self._done = int(done)
+        self._bar.update(self._done - self._bar.n)
+        if self._bar.total is not None and self._done >= self._bar.total:
+            self._bar.refresh()
+
+    def advance(self, count=1) -> None:
+        """Add `count` items done."""
+        self.update(self._done + int(count))
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+
 def format_time(seconds: float) -> str:
     """Human-readable duration in the official style: '1d 02h 03m', '2h 03m 04s', '3m 04s', '5s'."""
     s = int(round(seconds))
@@ -81,6 +128,62 @@ def format_time(seconds: float) -> str:
     if s < 24 * 60 * 60:
         return "%dh %02dm %02ds" % (s // 3600, (s // 60) % 60, s % 60)
     return "%dd %02dh %02dm" % (s // 86400, (s // 3600) % 24, (s // 60) % 60)
+
+
+@contextlib.contextmanager
+def atomic_write(filename, mode="wb", fsync=False):
+    """Open a hidden temp file beside `filename`; on success rename it over `filename` (with the
+    permissions a plainly created file gets), on any error remove it: readers never see a partial file."""
+    directory = os.path.dirname(os.path.abspath(filename))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, filename)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_text_atomic(filename, text):
+    """Write a text file atomically (temp file in the same directory, then rename)."""
+    with atomic_write(filename, "w") as f:
+        f.write(text)
+
+
+class StopRequest:
+    """SIGINT / SIGTERM set `signum` instead of killing the process, so a long job (the training loop)
+    can finish its step, save and exit; a second signal raises KeyboardInterrupt."""
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handler(self, signum, _frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print("\nReceived signal %d: finishing the current step, writing a snapshot and stopping..." % signum,
+              flush=True)
+
+    def __exit__(self, *_):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def run_absl_cli(flag_values, prog, doc, run, error_types=(), argv=None):

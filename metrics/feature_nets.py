@@ -10,7 +10,7 @@ and a SHA-256 check.
 - LPIPS-VGG16: a Keras model (`LPIPSVGG16`) whose weights come from an `.npz` file in the layout
   documented in `docs/metrics.md` (`metrics/convert_lpips.py` writes it from the official
   `vgg16_zhang_perceptual.pkl`).
-- LS classifiers: network pickles loaded with `training.misc.load_pkl` (ProGAN `D_paper`).
+- LS classifiers: network pickles loaded with `stylegan_tf.legacy.load_pkl` (ProGAN `D_paper`).
 """
 
 import hashlib
@@ -290,10 +290,10 @@ def classifier_file_name(idx):
 def load_classifier(path_or_url, cache_dir=None, sha256=None):
     """An attribute classifier network (a pickled `tflib.Network`, e.g. ProGAN `D_paper`)."""
     import pickle
-    from training import misc
+    from stylegan_tf import legacy
     data, digest = read_file_or_url(path_or_url, cache_dir=cache_dir, sha256=sha256, what="LS classifier")
     try:
-        net = misc.load_pkl_from_file(io.BytesIO(data), source=str(path_or_url))
+        net = legacy.load_pkl_from_file(io.BytesIO(data), source=str(path_or_url))
     except (pickle.UnpicklingError, ValueError) as e:
         raise FeatureNetworkError(str(e)) from None
     if isinstance(net, (tuple, list)):

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
+import dnnlib
 import dnnlib.tflib as tflib
 from metrics import feature_nets
 from metrics import metric_base
@@ -61,7 +62,7 @@ class FID(metric_base.MetricBase):
         else:
             run_reals = self._make_runner(lambda images: inception.features(images))
             activations = None
-            progress = metric_base.Progress(self.name + " reals", self.num_images, enabled=self.progress)
+            progress = dnnlib.util.Progress(label=self.name + " reals", total=self.num_images, enabled=self.progress)
             for idx, images in enumerate(self._iterate_reals(minibatch_size, Gs, dset)):
                 begin = idx * minibatch_size
                 end = min(begin + minibatch_size, self.num_images)
@@ -69,13 +70,13 @@ class FID(metric_base.MetricBase):
                 if activations is None:
                     activations = np.empty([self.num_images, feats.shape[1]], np.float32)
                 activations[begin:end] = feats[:end - begin]
-                progress.update(end - begin)
+                progress.advance(end - begin)
                 if end == self.num_images:
                     break
             progress.close()
             mu_real, sigma_real = feature_statistics(activations)
-            from training import misc
-            misc.save_pkl((mu_real, sigma_real), cache_file)
+            from stylegan_tf import legacy
+            legacy.save_pkl((mu_real, sigma_real), cache_file)
 
         # Statistics of the fakes.
         def fakes(latents):
@@ -83,11 +84,11 @@ class FID(metric_base.MetricBase):
             return inception.features(tflib.convert_images_to_uint8(images))
         run_fakes = self._make_runner(fakes)
         activations = np.empty([self.num_images, mu_real.shape[0]], np.float32)
-        progress = metric_base.Progress(self.name + " fakes", self.num_images, enabled=self.progress)
+        progress = dnnlib.util.Progress(label=self.name + " fakes", total=self.num_images, enabled=self.progress)
         for begin in range(0, self.num_images, minibatch_size):
             end = min(begin + minibatch_size, self.num_images)
             activations[begin:end] = run_fakes(self._random_latents(minibatch_size, Gs))[:end - begin]
-            progress.update(end - begin)
+            progress.advance(end - begin)
         progress.close()
         mu_fake, sigma_fake = feature_statistics(activations)
         self._report_result(frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real))
@@ -97,9 +98,9 @@ def _load_stats(cache_file):
     """(mu, sigma) from a cache file, or None when absent or unreadable (then it is recomputed)."""
     if not os.path.isfile(cache_file):
         return None
-    from training import misc
+    from stylegan_tf import legacy
     try:
-        mu, sigma = misc.load_pkl(cache_file)
+        mu, sigma = legacy.load_pkl(cache_file)
         return np.asarray(mu), np.asarray(sigma)
     except Exception:  # a corrupt cache entry is recomputed and overwritten
         return None

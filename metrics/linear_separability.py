@@ -14,6 +14,7 @@ import numpy as np
 import sklearn.svm
 import tensorflow as tf
 
+import dnnlib
 from metrics import feature_nets
 from metrics import metric_base
 
@@ -130,10 +131,10 @@ class LS(metric_base.MetricBase):
         run = self._make_runner(replica)
         chunks = []
         num_steps = (self.num_samples - 1) // minibatch_size + 1
-        progress = metric_base.Progress(self.name, num_steps * minibatch_size, enabled=self.progress)
+        progress = dnnlib.util.Progress(label=self.name, total=num_steps * minibatch_size, enabled=self.progress)
         for _ in range(num_steps):
             chunks.append(run(self._random_latents(minibatch_size, Gs)))
-            progress.update(minibatch_size)
+            progress.advance(minibatch_size)
         progress.close()
         results = {key: np.concatenate([c[key] for c in chunks], axis=0) for key in chunks[0]}
         results.update({idx: results.pop("attr%d" % idx) for idx in self.attrib_indices})

@@ -14,7 +14,6 @@ Real-image statistics are cached in `cache_dir` per dataset, options and sample 
 import hashlib
 import os
 import pickle
-import sys
 import time
 
 import numpy as np
@@ -63,40 +62,6 @@ class MetricError(Exception):
 
 
 # ----------------------------------------------------------------------------
-# Progress bar.
-
-class Progress:
-    """One-line progress on stderr: `<name>: done/total <unit>, rate <unit>/s, ETA`."""
-
-    def __init__(self, name, total, unit="images", stream=None, enabled=True, min_interval=0.5):
-        self.name, self.total, self.unit = name, int(total), unit
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.done = 0
-        self.start = time.time()
-        self.last = 0.0
-        self.min_interval = min_interval
-
-    def update(self, n):
-        self.done += int(n)
-        now = time.time()
-        if self.enabled and (now - self.last >= self.min_interval or self.done >= self.total):
-            self.last = now
-            elapsed = max(now - self.start, 1e-9)
-            rate = self.done / elapsed
-            eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            self.stream.write("\r%s: %d/%d %s, %.1f %s/s, ETA %s   " % (
-                self.name, min(self.done, self.total), self.total, self.unit, rate, self.unit,
-                dnnlib.util.format_time(max(eta, 0.0))))
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-# ----------------------------------------------------------------------------
 # Base class for metrics.
 
 class MetricBase:
@@ -138,7 +103,7 @@ class MetricBase:
         `tf_config` is accepted for compatibility (TF2 has no session options to apply). `Gs`:
         an already loaded generator (skips loading `network_pkl`, which still names the result).
         """
-        from metrics import run_locator
+        from stylegan_tf import rundir
         del tf_config
         self._network_pkl = network_pkl
         self._dataset_args = dict(dataset_args) if dataset_args is not None else None
@@ -152,7 +117,7 @@ class MetricBase:
 
         if (self._dataset_args is None or self._mirror_augment is None) and run_dir is not None:
             try:
-                run_config = run_locator.parse_config_for_previous_run(run_dir)
+                run_config = rundir.parse_config_for_previous_run(run_dir)
             except (IOError, ValueError) as e:
                 if self._needs_reals() and self._dataset_args is None:
                     raise MetricError(str(e)) from None
@@ -273,7 +238,7 @@ class MetricBase:
         return os.path.join(cache_dir, "%s-%s-%s.%s" % (md5.hexdigest(), self.name, dataset_name, extension))
 
     def _open_dataset(self, Gs=None):
-        from training import dataset
+        from stylegan_tf.data import reader as dataset
         if not self._dataset_args or "tfrecord_dir" not in self._dataset_args:
             raise MetricError("%s needs a dataset: give --dataset (and --data_dir) or a run directory" % self.name)
         args = dict(self._dataset_args)
@@ -366,12 +331,12 @@ def _default_cache_dir():
 
 def load_generator(network_pkl, strategy=None):
     """Gs of a network pickle `(G, D, Gs)` (or of a pickle holding only Gs), as MetricError on failure."""
-    from training import misc
+    from stylegan_tf import legacy
     from dnnlib.tflib import Network
     strategy = strategy or tf.distribute.get_strategy()
     try:
         with strategy.scope():
-            obj = misc.load_pkl(network_pkl)
+            obj = legacy.load_pkl(network_pkl)
     except FileNotFoundError:
         raise MetricError("network pickle not found: %s" % network_pkl) from None
     except (pickle.UnpicklingError, ValueError, EOFError, OSError) as e:

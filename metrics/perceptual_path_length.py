@@ -10,6 +10,7 @@ the mean reported.
 import numpy as np
 import tensorflow as tf
 
+import dnnlib
 import dnnlib.tflib as tflib
 from metrics import feature_nets
 from metrics import metric_base
@@ -112,7 +113,8 @@ class PPL(metric_base.MetricBase):
         run = self._make_runner(replica)
         all_distances = []
         num_steps = (self.num_samples - 1) // minibatch_size + 1  # official: ceil, all samples kept
-        progress = metric_base.Progress(self.name, num_steps * minibatch_size, unit="samples", enabled=self.progress)
+        progress = dnnlib.util.Progress(label=self.name, total=num_steps * minibatch_size, unit="samples",
+                                        enabled=self.progress)
         for _ in range(num_steps):
             for var in noise_vars:  # one noise realisation per minibatch (official: re-run the initializers)
                 var.assign(self._rnd.randn(*var.shape).astype(np.float32))
@@ -122,6 +124,6 @@ class PPL(metric_base.MetricBase):
             else:
                 lerp_t = np.zeros([minibatch_size], np.float32)
             all_distances.append(run(lat, lerp_t))
-            progress.update(minibatch_size)
+            progress.advance(minibatch_size)
         progress.close()
         self._report_result(filter_and_mean(np.concatenate(all_distances, axis=0)))

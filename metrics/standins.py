@@ -8,7 +8,7 @@ for tests and benchmarks where the real files cannot be downloaded.
   realistic cost, for speed benchmarks only).
 - `make_lpips_weights`: an LPIPS-VGG16 `.npz` (optionally with narrower layers).
 - `make_classifier_pkl`: an attribute classifier pickle: a `tflib.Network` built by ProGAN `D_paper`
-  with `mbstd_group_size=0`, saved with `training.misc.save_pkl`.
+  with `mbstd_group_size=0`, saved with `stylegan_tf.legacy.save_pkl`.
 - `make_generator_pkl`: a tiny `(G, D, Gs)` StyleGAN pickle.
 """
 
@@ -81,11 +81,11 @@ def make_classifier_pkl(path, resolution=32, num_channels=3, fmap_base=64, fmap_
     """Write an attribute classifier pickle (ProGAN D_paper, no minibatch stddev), random weights."""
     import keras
     import dnnlib.tflib as tflib
-    from training import misc
+    from stylegan_tf import legacy
     keras.utils.set_random_seed(seed)
     clf = tflib.Network("D", func_name="training.networks_progan.D_paper", num_channels=num_channels,
                         resolution=resolution, label_size=0, fmap_base=fmap_base, fmap_max=fmap_max, mbstd_group_size=0)
-    misc.save_pkl(clf, path)
+    legacy.save_pkl(clf, path)
     return clf
 
 
@@ -93,12 +93,12 @@ def make_generator_pkl(path, resolution=32, seed=0, fmap_base=64, fmap_max=16, l
     """Write a tiny (G, D, Gs) StyleGAN pickle and return Gs."""
     import keras
     import dnnlib.tflib as tflib
-    from training import misc
+    from stylegan_tf import legacy
     keras.utils.set_random_seed(seed)
     kwargs = dict(num_channels=3, resolution=resolution, fmap_base=fmap_base, fmap_max=fmap_max)
     G = tflib.Network("G", func_name="training.networks_stylegan.G_style", latent_size=latent_size,
                       dlatent_size=latent_size, mapping_layers=mapping_layers, mapping_fmaps=latent_size, **kwargs)
     D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kwargs)
     Gs = G.clone("Gs")
-    misc.save_pkl((G, D, Gs), path)
+    legacy.save_pkl((G, D, Gs), path)
     return Gs

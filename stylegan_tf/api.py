@@ -18,9 +18,10 @@ Nothing here changes the network for good: noise variables are restored after ea
 """
 
 import contextlib
-import time
 
 import numpy as np
+
+from stylegan_tf.images import save_pil as save_image, to_pil, to_uint8  # noqa: F401  (part of the API)
 
 __all__ = [
     "load_networks", "load_generator", "num_layers", "resolution", "latents_from_seeds", "map_latents",
@@ -35,8 +36,8 @@ __all__ = [
 def load_networks(path_or_url, cache_dir=None):
     """`(G, D, Gs)` from a network pickle (path or URL). A pickle holding a single generator gives
     `(None, None, Gs)`. Raises FileNotFoundError, pickle.UnpicklingError or ValueError on bad input."""
-    from training import misc
-    obj = misc.load_pkl(path_or_url, cache_dir=cache_dir)
+    from stylegan_tf import legacy
+    obj = legacy.load_pkl(path_or_url, cache_dir=cache_dir)
     if isinstance(obj, (tuple, list)) and len(obj) == 3:
         G, D, Gs = obj
     else:
@@ -56,7 +57,7 @@ def _check_generator(Gs, source):
         raise ValueError("%s: holds %s, not a network or a (G, D, Gs) tuple" % (source, type(Gs).__name__))
     if "mapping" not in Gs.components or "synthesis" not in Gs.components:
         raise ValueError("%s: network %r (%s) is not a style-based generator (no mapping/synthesis components)"
-                         % (source, Gs.name, Gs._build_func_name))
+                         % (source, Gs.name, Gs.build_func_name))
 
 
 # ----------------------------------------------------------------------------
@@ -191,14 +192,6 @@ def override_noise(Gs, noise=None, layers=None):
 # Synthesis.
 
 
-def to_uint8(images, nhwc=True):
-    """[N, C, H, W] float images in [-1, 1] -> uint8 [0, 255] (NHWC unless nhwc=False), like
-    `tflib.convert_images_to_uint8`."""
-    images = np.asarray(images, np.float32) * 127.5 + 128.0
-    images = np.clip(np.floor(images), 0, 255).astype(np.uint8)
-    return images.transpose(0, 2, 3, 1) if nhwc else images
-
-
 def _output_transform(output):
     import dnnlib.tflib as tflib
     if output == "uint8":
@@ -272,82 +265,9 @@ def generate(Gs, latents, truncation_psi=0.7, truncation_cutoff=8, noise="stored
                       progress=progress)
 
 
-# ----------------------------------------------------------------------------
-# Progress reporting for long jobs.
-
-
-class Progress:
-    """Progress line on stderr: 'label: done/total images, x.x img/s, ETA 1m 02s'. Redrawn in place on a
-    terminal; otherwise printed at most every `interval` seconds and once at the end."""
-
-    def __init__(self, total, label="images", stream=None, interval=5.0):
-        import sys
-        self.total = int(total)
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.interval = interval
-        self.start = time.time()
-        self.last_print = 0.0
-        self.done = 0
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def update(self, done):
+def __getattr__(name):
+    """`api.Progress` is `dnnlib.util.Progress`, imported on first use (importing the API stays light)."""
+    if name == "Progress":
         import dnnlib
-        self.done = int(done)
-        now = time.time()
-        finished = self.done >= self.total
-        if not finished and not self.tty and now - self.last_print < self.interval:
-            return
-        self.last_print = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-        text = "%s: %d/%d images, %.1f img/s, %s %s" % (
-            self.label, self.done, self.total, rate, "took" if finished else "ETA",
-            dnnlib.util.format_time(elapsed if finished else eta) if np.isfinite(eta) else "?")
-        if self.tty:
-            self.width = max(getattr(self, "width", 0), len(text))
-            self.stream.write("\r" + text.ljust(self.width) + ("\n" if finished else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def advance(self, count=1):
-        self.update(self.done + count)
-
-
-# ----------------------------------------------------------------------------
-# Images.
-
-
-def to_pil(image):
-    """A uint8 HWC image (C = 1 or 3) or a PIL image as a PIL image."""
-    import PIL.Image
-    if isinstance(image, PIL.Image.Image):
-        return image
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    return PIL.Image.fromarray(image, "RGB" if image.ndim == 3 else "L")
-
-
-def save_image(image, path):
-    """Save a PIL image or uint8 HWC array as PNG (JPEG for .jpg/.jpeg) atomically: a temp file in the same
-    directory, renamed over `path` once complete."""
-    import os
-    import tempfile
-    img = to_pil(image)
-    fmt = "JPEG" if path.lower().endswith((".jpg", ".jpeg")) else "PNG"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format=fmt)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        return dnnlib.util.Progress
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -26,7 +26,8 @@ def main(argv=None):
 
     import keras
     import dnnlib.tflib as tflib
-    from training import misc
+    from stylegan_tf import legacy
+    from stylegan_tf.images import save_image_grid
 
     keras.utils.set_random_seed(args.seed)
     kwargs = dict(num_channels=3, resolution=res, fmap_base=args.fmap_base)
@@ -42,9 +43,9 @@ def main(argv=None):
     images = Gs.run(latents, None, truncation_psi=args.truncation_psi, randomize_noise=False, minibatch_size=8)
     print("Generated %d images at %dx%d in %.2fs" % (args.num, res, res, time.time() - start))
     grid_path = os.path.join(args.result_dir, "fakes-init.png")
-    misc.save_image_grid(images, grid_path, drange=[-1, 1])
+    save_image_grid(images, grid_path, drange=[-1, 1])
     pkl_path = os.path.join(args.result_dir, "network-init.pkl")
-    misc.save_pkl((G, D, Gs), pkl_path)
+    legacy.save_pkl((G, D, Gs), pkl_path)
     print("Wrote %s and %s" % (grid_path, pkl_path))
     return 0
 

@@ -142,6 +142,23 @@ class Scope(keras.layers.Layer):
                 if not layer.is_component:
                     layer.reinitialize()
 
+    def layer_rows(self, expand=lambda child: None, prefix=""):
+        """(name, traced output shape, trainable variables) per reported layer, for `Network.list_layers`:
+        scopes with variables of their own (or no children) are rows, others are expanded; `expand(child)`
+        may return the rows of a child itself (a component network's own table)."""
+        rows = []
+        for child in self._scope_children:
+            name = prefix + child.name
+            sub = expand(child)
+            if sub is not None:
+                rows.extend((name + "/" + sub_name, shape, trainables) for sub_name, shape, trainables in sub)
+            elif child._scope_vars or not child._scope_children:
+                trainables = [v for _, v in child.named_variables() if v.trainable]
+                rows.append((name, getattr(child, "_output_shape", None), trainables))
+            else:
+                rows.extend(child.layer_rows(expand, name + "/"))
+        return rows
+
     def named_scopes(self, prefix=""):
         """(relative name, scope) for every child scope, depth first."""
         for layer in self._scope_children:

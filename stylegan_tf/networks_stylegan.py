@@ -200,6 +200,17 @@ G_STYLE_OWN_KWARGS = ("truncation_psi", "truncation_cutoff", "truncation_psi_val
                       "dlatent_avg_beta", "style_mixing_prob", "is_training", "is_validation")
 
 
+def truncate_dlatents(dlatents, dlatent_avg, psi, cutoff=None, num_layers=None):
+    """The truncation trick in the graph, as G_style does it: w' = lerp(dlatent_avg, w, psi) on the layers
+    with index < cutoff (all layers when cutoff is None), w elsewhere. `psi` may be a tensor.
+    (`stylegan_tf.api.truncate` is the NumPy version for dlatents outside the graph.)"""
+    num_layers = num_layers or int(dlatents.shape[1])
+    layer_idx = np.arange(num_layers)[np.newaxis, :, np.newaxis]
+    ones = np.ones(layer_idx.shape, dtype=np.float32)
+    coefs = tf.cast(tf.where(layer_idx < (num_layers if cutoff is None else cutoff), psi * ones, ones), dlatents.dtype)
+    return lerp(tf.cast(dlatent_avg, dlatents.dtype), dlatents, coefs)
+
+
 class GStyle(NetworkModel):
     """G = mapping + synthesis, with W moving average, style mixing regularisation and truncation."""
 
@@ -259,10 +270,7 @@ class GStyle(NetworkModel):
             dlatents = tf.where(tf.broadcast_to(layer_idx < mixing_cutoff, tf.shape(dlatents)), dlatents, dlatents2)
 
         if psi is not None and cutoff is not None:
-            layer_idx = np.arange(self.num_layers)[np.newaxis, :, np.newaxis]
-            ones = np.ones(layer_idx.shape, dtype=np.float32)
-            coefs = tf.cast(tf.where(layer_idx < cutoff, psi * ones, ones), dlatents.dtype)
-            dlatents = lerp(tf.cast(self.dlatent_avg, dlatents.dtype), dlatents, coefs)
+            dlatents = truncate_dlatents(dlatents, self.dlatent_avg, psi, cutoff, self.num_layers)
 
         self.synthesis.lod.assign(self.lod)
         return self.synthesis(dlatents, lod_in=self.lod, **component_kwargs)

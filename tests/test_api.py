@@ -9,7 +9,7 @@ import dnnlib.tflib as tflib
 from stylegan_tf import api
 from training import misc
 
-from test_networks import SMALL, randomize
+from conftest import SMALL, randomize
 
 U8 = dict(output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))
 

@@ -8,14 +8,14 @@ import textwrap
 import numpy as np
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 import tensorflow as tf  # noqa: E402
 
 from training import dataset as ds_mod  # noqa: E402
 from training.dataset import SyntheticDataset, TFRecordDataset, load_dataset  # noqa: E402
-from training.dataset_format import DatasetError, DatasetWriter  # noqa: E402
+from stylegan_tf.data.tfrecord import DatasetError
+from stylegan_tf.data.writer import DatasetWriter  # noqa: E402
+from conftest import ROOT as REPO
 
 N = 40
 
@@ -125,12 +125,13 @@ def test_synthetic_and_load_dataset(indexed):
 
 
 def test_parse_helpers(indexed):
-    from training.dataset_format import first_record
+    from stylegan_tf.data.info import first_record
     rec = first_record(os.path.join(indexed, "indexed-r03.tfrecords"))
     assert np.array_equal(ds_mod.parse_tfrecord_np(rec), np.zeros((3, 8, 8), np.uint8))
     assert ds_mod.parse_tfrecord_tf(tf.constant(rec)).shape == (3, 8, 8)
 
 
+@pytest.mark.slow
 def test_distributed_per_replica(indexed):
     """MirroredStrategy over two logical CPUs gets per-replica halves of the global batch."""
     code = textwrap.dedent("""

@@ -13,13 +13,14 @@ import numpy as np
 import PIL.Image
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from conftest import ROOT as REPO
+
 TOOL = os.path.join(REPO, "dataset_tool.py")
 
 import dataset_tool  # noqa: E402
-from training.dataset_format import (DatasetError, inspect_dataset, iter_images, load_labels,  # noqa: E402
-                                     shuffled_order)
+from stylegan_tf.data.info import inspect_dataset, iter_images, load_labels  # noqa: E402
+from stylegan_tf.data.tfrecord import DatasetError  # noqa: E402
+from stylegan_tf.data.writer import shuffled_order  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ def files_of(d):
 # ------------------------------------------------------------------------------------------
 # Round trip and compatibility.
 
+@pytest.mark.slow
 def test_round_trip_create_from_images_parallel(tmp_path):
     imgs = rand_images(24, 3, 32)
     save_pngs(tmp_path / "src", imgs)
@@ -138,6 +140,7 @@ def test_grayscale_no_shuffle(tmp_path):
     assert_dataset(tmp_path / "ds", imgs)
 
 
+@pytest.mark.slow
 def test_worker_processes_with_tensorflow_loaded(tmp_path):
     """In a process that already runs TensorFlow (like this one), worker processes still work."""
     import tensorflow as tf
@@ -336,6 +339,7 @@ def test_create_from_hdf5(tmp_path):
     assert_dataset(tmp_path / "ds0", imgs, labels)
 
 
+@pytest.mark.slow
 def test_create_from_tfds_mock(tmp_path):
     import tensorflow_datasets as tfds
     with tfds.testing.mock_data(num_examples=6):
@@ -359,7 +363,7 @@ def test_create_from_tfds_mock(tmp_path):
 
 
 def test_create_demo_and_get_demo_dataset(tmp_path):
-    from training.dataset_demo import get_demo_dataset
+    from stylegan_tf.data.demo import get_demo_dataset
     run("create_demo", tmp_path / "demo", "--channels", 1, "--resolution", 16)
     got, labels = read(tmp_path / "demo")
     assert got[0].shape == (1797, 1, 16, 16) and labels.shape == (1797, 10)
@@ -517,6 +521,7 @@ def test_existing_dataset_needs_overwrite(tmp_path):
     assert inspect_dataset(str(tmp_path / "empty_out")).num_images == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_conversion_leaves_nothing(tmp_path, sig):
     write_mnist(tmp_path / "mnist", n=100)
@@ -579,15 +584,16 @@ def test_loading_errors(tmp_path):
 
 
 def _records(path):
-    from training.dataset_format import iter_records
+    from stylegan_tf.data.tfrecord import iter_records
     return iter_records(str(path))
 
 
 def _frame(r):
-    from training.dataset_format import frame_record
+    from stylegan_tf.data.tfrecord import frame_record
     return frame_record(r)
 
 
+@pytest.mark.slow
 def test_display_extract(tmp_path):
     imgs = rand_images(5, 3, 8, seed=11)
     save_pngs(tmp_path / "src", imgs)

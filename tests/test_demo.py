@@ -5,13 +5,15 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import PIL.Image
 
 from training import misc
+from conftest import ROOT  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_demo_writes_grid_and_pickle(tmp_path):
     out = tmp_path / "demo"
     subprocess.run([sys.executable, "-m", "stylegan_tf.demo", "--result_dir", str(out), "--resolution", "16",
@@ -23,6 +25,7 @@ def test_demo_writes_grid_and_pickle(tmp_path):
     assert sorted(os.listdir(out)) == ["fakes-init.png", "network-init.pkl"]
 
 
+@pytest.mark.slow
 def test_demo_rejects_bad_resolution(tmp_path):
     res = subprocess.run([sys.executable, "-m", "stylegan_tf.demo", "--result_dir", str(tmp_path / "x"),
                           "--resolution", "33"], cwd=ROOT, capture_output=True, text=True)

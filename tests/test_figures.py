@@ -10,10 +10,8 @@ import pytest
 import dnnlib.tflib as tflib
 from training import misc
 
-from test_networks import SMALL, randomize
+from conftest import ROOT, SMALL, randomize
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 import generate_figures  # noqa: E402
 import pretrained_example  # noqa: E402
 

@@ -23,7 +23,7 @@ def files(tmp_path_factory):
     standins.make_lpips_weights(str(d / "lpips.npz"))
     standins.make_classifier_pkl(str(d / "clf.pkl"), resolution=32)
     Gs = standins.make_generator_pkl(str(d / "net.pkl"), resolution=32)
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     make_demo_dataset(str(d / "digits"), resolution=32)
     return dict(dir=d, Gs=Gs, inception=str(d / "inception.pb"), lpips=str(d / "lpips.npz"),
                 clf=str(d / "clf.pkl"), pkl=str(d / "net.pkl"), dataset=str(d / "digits"))
@@ -269,23 +269,6 @@ def test_metric_group_run_dir_config_cache_and_result_file(files, tmp_path):
     lines = (run_dir / "metric-fid_test.txt").read_text().splitlines()
     assert len(lines) == 3 and all(RESULT_RE.match(l) and l.startswith("net   ") for l in lines)
     assert v1 > 0
-
-
-def test_run_locator(tmp_path):
-    from metrics import run_locator
-    run = tmp_path / "00012-sgan-ffhq-1gpu"
-    run.mkdir()
-    for kimg in [0, 140, 280]:
-        (run / ("network-snapshot-%06d.pkl" % kimg)).write_bytes(b"")
-    assert run_locator.locate_run_dir(12, str(tmp_path)) == str(run)
-    assert run_locator.locate_network_pkl(str(run)).endswith("network-snapshot-000280.pkl")
-    assert run_locator.locate_network_pkl(str(run), 140).endswith("network-snapshot-000140.pkl")
-    (run / "config.json").write_text('{"dataset": {"tfrecord_dir": "ffhq", "max_labels": "all"}, '
-                                     '"train": {"mirror_augment": true}}')
-    cfg = run_locator.parse_config_for_previous_run(str(run))
-    assert cfg["dataset"] == {"tfrecord_dir": "ffhq", "max_label_size": "full"} and cfg["train"]["mirror_augment"]
-    with pytest.raises(IOError):
-        run_locator.locate_run_dir(99, str(tmp_path))
 
 
 def test_url_download_cache_and_checksum_record(files, tmp_path):

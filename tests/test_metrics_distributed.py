@@ -6,7 +6,10 @@ import subprocess
 import sys
 import textwrap
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import pytest
+
+from conftest import ROOT
+
 
 SCRIPT = textwrap.dedent(r"""
     import os, sys
@@ -16,7 +19,7 @@ SCRIPT = textwrap.dedent(r"""
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from metrics import metric_base, standins
     from training import misc
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     d = sys.argv[1]
     standins.make_inception_graphdef(os.path.join(d, "inc.pb"))
     standins.make_lpips_weights(os.path.join(d, "lpips.npz"))
@@ -52,6 +55,7 @@ SCRIPT = textwrap.dedent(r"""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_two_replicas(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     res = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,

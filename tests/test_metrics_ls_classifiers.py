@@ -18,7 +18,7 @@ def _call(argv, capsys):
 
 
 def test_train_and_use_in_ls(tmp_path, capsys):
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     from metrics import feature_nets
     make_demo_dataset(str(tmp_path / "digits"), resolution=32)  # labels: one-hot digit classes, 10 columns
     argv = ["--dataset=digits", "--data_dir=%s" % tmp_path, "--result_dir=%s" % (tmp_path / "clf"),
@@ -42,7 +42,7 @@ def test_train_and_use_in_ls(tmp_path, capsys):
 @pytest.mark.parametrize("argv,msg", [(["--dataset=nope"], "cannot open dataset"),
                                       (["--dataset=digits", "--attributes=10"], "out of range")])
 def test_errors(tmp_path, capsys, argv, msg):
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     make_demo_dataset(str(tmp_path / "digits"), resolution=32)
     code, _, err = _call(argv + ["--data_dir=%s" % tmp_path, "--result_dir=%s" % (tmp_path / "clf")], capsys)
     assert code == 1 and msg in err and err.count("\n") == 1

@@ -7,7 +7,7 @@ import keras
 
 import dnnlib.tflib as tflib
 
-from test_networks import SMALL, randomize
+from conftest import SMALL, randomize
 
 
 @pytest.fixture(scope="module")

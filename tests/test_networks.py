@@ -8,8 +8,7 @@ import dnnlib.tflib as tflib
 from stylegan_tf import ops
 from stylegan_tf.layers import weight_init
 
-SMALL = dict(num_channels=3, resolution=32, fmap_base=128, fmap_max=32, latent_size=16, dlatent_size=16,
-             mapping_fmaps=16, mapping_layers=2)
+from conftest import SMALL, randomize  # noqa: F401  (re-exported for the other network tests)
 
 
 def count(net):
@@ -176,14 +175,6 @@ def test_equalized_learning_rate():
     x = np.random.RandomState(1).randn(3, 64).astype(np.float32)
     expected = np.maximum(x @ (w * np.sqrt(2) / 8 * 0.01) + np.arange(64) * 0.01, 0)
     np.testing.assert_allclose(M.run(x, None), expected, rtol=1e-5, atol=1e-5)
-
-
-def randomize(net, seed=0):
-    """Random values for every variable (biases, noise strengths, dlatent_avg included)."""
-    rnd = np.random.RandomState(seed)
-    for name, var in net.vars.items():
-        if not name.endswith("lod"):
-            net.set_var(name, rnd.randn(*var.shape).astype(np.float32) * (0.1 if "bias" in name else 1.0))
 
 
 def test_truncation():

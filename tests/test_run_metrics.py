@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from metrics import standins
+from conftest import ROOT  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINE_RE = re.compile(r"^.{30} time .{12}( \S+ [-0-9.e+]+\s*)+$")
 
 
@@ -27,7 +27,7 @@ def env(tmp_path_factory):
     standins.make_classifier_pkl(str(clf_dir / "celebahq-classifier-01-smiling.pkl"), resolution=32, seed=2)
     standins.make_generator_pkl(str(d / "network-snapshot-000140.pkl"), resolution=32)
     standins.make_generator_pkl(str(d / "net16.pkl"), resolution=16)
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     (d / "datasets").mkdir()
     make_demo_dataset(str(d / "datasets" / "digits"), resolution=32)
     return d
@@ -116,6 +116,7 @@ def test_errors_are_one_line_nonzero_and_write_nothing(env, tmp_path, capsys, ca
     assert not (tmp_path / "cache").exists() or not [p for p in (tmp_path / "cache").iterdir() if p.suffix == ".pkl"]
 
 
+@pytest.mark.slow
 def test_command_line(env, tmp_path):
     """The real entry point in a subprocess: exit code 0 and the result line on stdout (error exits
     are covered in-process above, through the same main())."""

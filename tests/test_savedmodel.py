@@ -13,10 +13,8 @@ import dnnlib.tflib as tflib
 from stylegan_tf import api
 from training import misc
 
-from test_networks import SMALL, randomize
+from conftest import ROOT, SMALL, randomize
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 import export_savedmodel  # noqa: E402
 
 U8 = dict(output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))
@@ -50,6 +48,7 @@ def setup(tmp_path_factory):
     return tmp, pkl, Gs
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 def test_export_reload_parity(setup):
     tmp, pkl, Gs = setup

@@ -16,8 +16,8 @@ from stylegan_tf import rng
 from training import loss as loss_lib
 from training import misc
 from training.training_loop import PhaseView, process_reals, setup_snapshot_image_grid, training_schedule
+from conftest import ROOT  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ----------------------------------------------------------------------------
 # Schedule.
@@ -284,6 +284,7 @@ REPLICA_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_replicas_equal_one(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", REPLICA_SCRIPT, str(n), str(tmp_path / ("r%d.npz" % n))],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in (1, 2)]
@@ -314,6 +315,7 @@ def run_dirs(tmp_path):
     return sorted(str(root / d) for d in os.listdir(root))
 
 
+@pytest.mark.slow
 def test_short_training_run(tmp_path):
     res = train(tmp_path, "--total_kimg=0.3", "--metrics=dummy")
     run_dir = run_dirs(tmp_path)[-1]
@@ -334,11 +336,12 @@ def test_short_training_run(tmp_path):
     assert len(losses) >= 3 and np.all(np.isfinite(losses)) and np.ptp(losses) > 1e-4
     assert read_scalars(run_dir, "Loss/r1_penalty")
     assert read_scalars(run_dir, "Progress/kimg")[-1] >= 0.3
-    from metrics.run_locator import parse_config_for_previous_run
+    from stylegan_tf.rundir import parse_config_for_previous_run
     cfg = parse_config_for_previous_run(run_dir)
     assert cfg["dataset"]["tfrecord_dir"].endswith("demo-digits32") and cfg["train"]["total_kimg"] == 0.3
 
 
+@pytest.mark.slow
 def test_bf16_training_run(tmp_path):
     """The mixed-precision path (networks in bfloat16, float32 variables and losses) trains on CPU."""
     train(tmp_path, "--total_kimg=0.2", "--config=demo,bf16")
@@ -372,6 +375,7 @@ def final_vars(run_dir):
             [(p + n, var) for n, var in net.vars.items()]}
 
 
+@pytest.mark.slow
 def test_resume_equivalence(tmp_path):
     a = tmp_path / "a"
     b = tmp_path / "b"
@@ -389,6 +393,7 @@ def test_resume_equivalence(tmp_path):
         np.testing.assert_allclose(vb[name], va[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.slow
 def test_sigterm_writes_snapshot_and_exits(tmp_path):
     cmd = [sys.executable, os.path.join(ROOT, "train.py"), "--result_dir", str(tmp_path / "results"),
            "--total_kimg=1000"] + TINY
@@ -429,6 +434,7 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_kill_during_snapshot_keeps_previous(tmp_path):
     path = tmp_path / "network-snapshot-000010.pkl"
     misc.save_pkl({"good": np.arange(5)}, str(path))
@@ -441,7 +447,7 @@ def test_kill_during_snapshot_keeps_previous(tmp_path):
     with open(path, "rb") as f:
         assert np.array_equal(pickle.load(f)["good"], np.arange(5))
     # The interrupted temp file is hidden and never taken for a snapshot.
-    from training.training_loop import locate_latest_snapshot
+    from stylegan_tf.rundir import locate_latest_snapshot
     assert locate_latest_snapshot(str(tmp_path)) == str(path)
 
 
@@ -460,6 +466,7 @@ def test_presets():
     assert c.desc.startswith("pgan-celebahq-4gpu") and c.G_opt.beta2 == 0.9
 
 
+@pytest.mark.slow
 def test_train_py_bad_flags(tmp_path):
     res = train(tmp_path, "--config=nonexistent", check=False)
     assert res.returncode == 2 and "unknown preset 'nonexistent'" in res.stderr
@@ -490,6 +497,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multiworker_two_local_processes(tmp_path):
     """MultiWorkerMirroredStrategy from TF_CONFIG: two processes on 127.0.0.1 train together; the chief writes."""
     import json

@@ -1,11 +1,14 @@
 """The official StyleGAN training loop on TF2: progressive growing schedule, G/D steps with
-tf.distribute, Gs moving average, snapshots, TensorBoard summaries, resume and fault handling."""
+tf.distribute, Gs moving average, snapshots, TensorBoard summaries, resume and fault handling.
 
-import glob
+Owners of what the loop uses: the run directory's names and layout `stylegan_tf.rundir`, the
+snapshot grid `stylegan_tf.images`, pickles `stylegan_tf.legacy`, stop signals
+`dnnlib.util.StopRequest`, TensorBoard scalars `dnnlib.tflib.autosummary`. Metrics are not run
+here: the caller passes `on_snapshot(network_pkl) -> {name: value}` (train.py runs the metrics in it).
+"""
+
 import os
-import re
 import resource
-import signal
 import time
 
 import numpy as np
@@ -15,9 +18,9 @@ import keras
 import dnnlib
 import dnnlib.tflib as tflib
 from dnnlib.tflib import autosummary as autosummary_lib
-from stylegan_tf import rng
-from training import dataset as dataset_lib
-from training import misc
+from stylegan_tf import images, legacy, rng, rundir
+from stylegan_tf.data import reader as dataset_lib
+from stylegan_tf.images import GRID_CLASS_LAYOUTS, GridConfigError, setup_snapshot_image_grid  # noqa: F401
 
 # ----------------------------------------------------------------------------
 # Real images and the schedule, as the official code computes them.
@@ -31,7 +34,7 @@ def process_reals(x, lod, mirror_augment, drange_data, drange_net, upscale=True,
     crossfade=False leaves out the cross-fade, for a lod known to be an integer (weight zero).
     """
     x = tf.cast(x, tf.float32)
-    x = misc.adjust_dynamic_range(x, drange_data, drange_net)
+    x = images.adjust_dynamic_range(x, drange_data, drange_net)
     if mirror_augment:
         mask = rng.uniform([tf.shape(x)[0], 1, 1, 1], 0.0, 1.0, batched=True)
         x = tf.where(mask < 0.5, x, tf.reverse(x, axis=[3]))
@@ -81,63 +84,6 @@ def training_schedule(cur_nimg, training_set, num_gpus, lod_initial_resolution=4
     s.tick_kimg = tick_kimg_dict.get(s.resolution, tick_kimg_base)
     return s
 
-
-class GridConfigError(ValueError):
-    """A snapshot-grid size or layout that cannot be used (reported by train.py in one line)."""
-
-
-GRID_CLASS_LAYOUTS = dict(row_per_class=(None, 1), col_per_class=(1, None), class4x4=(4, 4))
-
-
-def setup_snapshot_image_grid(G, training_set, size="1080p", layout="random", seed=1000, max_draws=1000000):
-    """Grid size, reals, labels and latents for the image snapshots: official sizes '1080p' / '4k'
-    (or 'WxH') and layouts 'random', 'row_per_class', 'col_per_class', 'class4x4' (a block of the
-    grid per class, blocks filled in class order, as many as fit, from up to `max_draws` images)."""
-    gw, gh = 1, 1
-    if re.match(r"^\d+x\d+$", str(size)):
-        gw, gh = (int(v) for v in size.split("x"))
-    elif size not in ("1080p", "4k"):
-        raise GridConfigError("grid size %r: use '1080p', '4k' or 'WxH'" % (size,))
-    if size == "1080p":
-        gw = int(np.clip(1920 // G.output_shape[3], 3, 32))
-        gh = int(np.clip(1080 // G.output_shape[2], 2, 32))
-    if size == "4k":
-        gw = int(np.clip(3840 // G.output_shape[3], 7, 32))
-        gh = int(np.clip(2160 // G.output_shape[2], 4, 32))
-    latents = np.random.RandomState(seed).randn(gw * gh, *G.input_shape[1:]).astype(np.float32)
-    if layout == "random":
-        reals, labels = training_set.get_minibatch_np(gw * gh)
-        return (gw, gh), reals, labels, latents
-    if layout not in GRID_CLASS_LAYOUTS:
-        raise GridConfigError("grid layout %r: use 'random' or one of %s" % (layout, ", ".join(GRID_CLASS_LAYOUTS)))
-    if not training_set.label_size:
-        raise GridConfigError("grid layout %r needs a dataset with labels" % layout)
-    bw, bh = GRID_CLASS_LAYOUTS[layout]
-    bw, bh = bw or gw, bh or gh
-    nw, nh = (gw - 1) // bw + 1, (gh - 1) // bh + 1
-    blocks = [[] for _ in range(nw * nh)]  # block i: class i % label_size, its (i // label_size)-th block
-    drawn, chunk = 0, int(np.clip((64 << 20) // max(int(np.prod(training_set.shape)), 1), 1, 256))  # <= 64 MB
-    while drawn < max_draws and not all(len(block) >= bw * bh for block in blocks):
-        images, labels = training_set.get_minibatch_np(chunk)
-        drawn += chunk
-        for image, label in zip(images, labels):
-            idx = int(np.argmax(label))
-            while idx < len(blocks) and len(blocks[idx]) >= bw * bh:
-                idx += training_set.label_size
-            if idx < len(blocks):
-                blocks[idx].append((image, label))
-    if not all(len(block) >= bw * bh for block in blocks):
-        print("Snapshot grid: not enough images of every class after %d draws; some cells stay empty." % drawn)
-    reals = np.zeros([gw * gh] + list(training_set.shape), dtype=images.dtype)
-    grid_labels = np.zeros([gw * gh, training_set.label_size], dtype=labels.dtype)
-    for i, block in enumerate(blocks):
-        for j, (image, label) in enumerate(block[:bw * bh]):
-            x = (i % nw) * bw + j % bw
-            y = (i // nw) * bh + j // bw
-            if x < gw and y < gh:
-                reals[x + y * gw] = image
-                grid_labels[x + y * gw] = label
-    return (gw, gh), reals, grid_labels, latents
 
 # ----------------------------------------------------------------------------
 # Networks as seen by one training phase.
@@ -286,103 +232,87 @@ class Trainer:
         return D_step, G_step
 
 # ----------------------------------------------------------------------------
-# Run directories and snapshots.
-
-
-def create_run_dir(result_dir, desc):
-    """A new `<result_dir>/<NNNNN>-<desc>` with the next free run id (the official naming)."""
-    os.makedirs(result_dir, exist_ok=True)
-    while True:
-        ids = [int(m.group(1)) for m in (re.match(r"^(\d+)-", d) for d in os.listdir(result_dir)) if m]
-        run_dir = os.path.join(result_dir, "%05d-%s" % (max(ids, default=-1) + 1, desc))
-        try:
-            os.makedirs(run_dir)
-            return run_dir
-        except FileExistsError:
-            continue
-
-
-def locate_latest_snapshot(path):
-    """The newest `network-snapshot-*.pkl` (or `network-final.pkl`) of a run dir, or `path` if it is a file."""
-    if os.path.isfile(path):
-        return path
-    if not os.path.isdir(path):
-        raise FileNotFoundError("--resume: no such snapshot or run directory: %s" % path)
-    pkls = sorted(glob.glob(os.path.join(path, "network-snapshot-*.pkl")))
-    final = os.path.join(path, "network-final.pkl")
-    if os.path.isfile(final):
-        return final
-    if not pkls:
-        raise FileNotFoundError("--resume: run directory %s holds no network-snapshot-*.pkl" % path)
-    return pkls[-1]
-
-
-def state_path_for(pkl_path):
-    """Training-state file saved beside a snapshot (optimizer, position, random stream)."""
-    name = os.path.basename(pkl_path)
-    m = re.match(r"network-snapshot-(\d+)\.pkl$", name)
-    tag = m.group(1) if m else os.path.splitext(name)[0].replace("network-", "")
-    return os.path.join(os.path.dirname(pkl_path), "training-state-%s.pkl" % tag)
-
-
-def kimg_from_snapshot_name(pkl_path):
-    m = re.match(r"network-snapshot-(\d+)\.pkl$", os.path.basename(pkl_path))
-    return float(m.group(1)) if m else 0.0
-
-
-# ----------------------------------------------------------------------------
 # The loop.
-
-
-class _StopRequest:
-    """SIGINT / SIGTERM set a flag; the loop snapshots and exits at the next step boundary."""
-
-    def __init__(self):
-        self.signum = None
-        self._previous = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handler)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handler(self, signum, _frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print("\nReceived signal %d: finishing the current step, writing a snapshot and stopping..." % signum,
-              flush=True)
-
-    def __exit__(self, *_):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN/Inf; the run stops and keeps its last good snapshot."""
 
 
-_SCALAR_METADATA = None
-
-
-def write_scalars(writer, items, step):
-    """TensorBoard scalar summaries written with core TF ops (the tensorboard package is not needed)."""
-    global _SCALAR_METADATA
-    if _SCALAR_METADATA is None:
-        from tensorflow.core.framework import summary_pb2
-        _SCALAR_METADATA = summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-    with writer.as_default():
-        for name, value in items:
-            tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_SCALAR_METADATA)
-    writer.flush()
-
-
 def peak_memory_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+# ----------------------------------------------------------------------------
+# The loop.
+
+
+class _Position:
+    """Where training is (what a training-state file saves beside each snapshot): images shown,
+    ticks, step counter (the random stream's position), data pipeline position, last lod."""
+
+    KEYS = ("cur_nimg", "cur_tick", "step_index", "data_key", "data_consumed", "prev_lod")
+
+    def __init__(self, cur_nimg=0, cur_tick=0, step_index=0, data_key=None, data_consumed=0, prev_lod=-1.0):
+        self.cur_nimg, self.cur_tick, self.step_index = cur_nimg, cur_tick, step_index
+        self.data_key, self.data_consumed, self.prev_lod = data_key, data_consumed, prev_lod
+
+    @classmethod
+    def from_state(cls, state):
+        pos = cls(**{k: state[k] for k in cls.KEYS})
+        pos.data_key = tuple(pos.data_key) if pos.data_key else None
+        return pos
+
+    def state(self):
+        return {k: getattr(self, k) for k in self.KEYS}
+
+
+def _load_or_construct_networks(resume_pkl, training_set, G_args, D_args):
+    """(G, D, Gs, training state or None, its path): from a snapshot or freshly built."""
+    if resume_pkl is not None:
+        print('Loading networks from "%s"...' % resume_pkl)
+        G, D, Gs = legacy.load_pkl(resume_pkl)
+        state_path = rundir.state_path_for(resume_pkl)
+        if os.path.isfile(state_path):
+            return G, D, Gs, legacy.load_pkl(state_path), state_path
+        print("No training state beside the snapshot (%s): optimizer state and data position start fresh."
+              % os.path.basename(state_path))
+        return G, D, Gs, None, state_path
+    print("Constructing networks...")
+    shape = training_set.shape
+    G = tflib.Network("G", num_channels=shape[0], resolution=shape[1], label_size=training_set.label_size, **G_args)
+    D = tflib.Network("D", num_channels=shape[0], resolution=shape[1], label_size=training_set.label_size, **D_args)
+    return G, D, G.clone("Gs"), None, None
+
+
+class _DataFeed:
+    """The distributed minibatch iterator of the current (level of detail, minibatch) pair; rebuilt when
+    the schedule changes it, and positioned after the batches already consumed when resuming."""
+
+    def __init__(self, strategy, training_set, pos):
+        self.strategy, self.training_set, self.pos = strategy, training_set, pos
+        self.iterator = None
+
+    def configure(self, sched):
+        key = (int(np.floor(sched.lod)), sched.minibatch)
+        if self.iterator is None or key != self.pos.data_key:
+            if key != self.pos.data_key:
+                self.pos.data_consumed = 0
+            self.iterator = self._make_iterator(sched.lod, sched.minibatch, self.pos.data_consumed)
+            self.pos.data_key = key
+
+    def _make_iterator(self, lod, minibatch, skip):
+        lod_level = int(np.floor(lod))
+
+        def dataset_fn(ctx):
+            per_replica = ctx.get_per_replica_batch_size(minibatch)
+            dset = self.training_set.get_dataset(lod_level, per_replica, repeat=True, drop_remainder=True,
+                                                 num_shards=ctx.num_input_pipelines, shard_index=ctx.input_pipeline_id)
+            return dset.skip(skip) if skip else dset
+        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def next(self):
+        self.pos.data_consumed += 1
+        return next(self.iterator)
 
 
 def training_loop(
@@ -396,8 +326,7 @@ def training_loop(
         dataset_args={},
         sched_args={},
         grid_args={},
-        metric_arg_list=[],
-        metric_kwargs={},
+        on_snapshot=None,
         tf_config={},
         G_smoothing_kimg=10.0,
         D_repeats=1,
@@ -417,213 +346,198 @@ def training_loop(
         native_lod_resolution=True,
         seed=1000,
         stop_after_ticks=None):
-    """Train G and D as the official training_loop does; outputs go to `run_dir` (created by the caller)."""
+    """Train G and D as the official training_loop does; outputs go to `run_dir` (created by the caller).
+    `on_snapshot(network_pkl)` runs after each network snapshot (the official loop's metrics) and may
+    return {name: value} to add to TensorBoard. Returns the last snapshot written."""
     strategy = strategy or tf.distribute.get_strategy()
-    num_gpus = strategy.num_replicas_in_sync
-    is_chief = _is_chief(strategy)
     tflib.init_tf(tf_config)
     keras.utils.set_random_seed(int(tf_config.get("rnd.np_random_seed") or seed))
-
     training_set = dataset_lib.load_dataset(data_dir=data_dir, verbose=True, **dataset_args)
-
     with strategy.scope():
-        resume_state = None
-        if resume_pkl is not None:
-            print('Loading networks from "%s"...' % resume_pkl)
-            G, D, Gs = misc.load_pkl(resume_pkl)
-            state_path = state_path_for(resume_pkl)
-            if os.path.isfile(state_path):
-                resume_state = misc.load_pkl(state_path)
-            else:
-                print("No training state beside the snapshot (%s): optimizer state and data position start fresh."
-                      % os.path.basename(state_path))
-        else:
-            print("Constructing networks...")
-            shape = training_set.shape
-            G = tflib.Network("G", num_channels=shape[0], resolution=shape[1], label_size=training_set.label_size,
-                              **G_args)
-            D = tflib.Network("D", num_channels=shape[0], resolution=shape[1], label_size=training_set.label_size,
-                              **D_args)
-            Gs = G.clone("Gs")
+        G, D, Gs, resume_state, state_path = _load_or_construct_networks(resume_pkl, training_set, G_args, D_args)
         G_opt = tflib.Optimizer(name="TrainG", **G_opt_args).build(G.trainables)
         D_opt = tflib.Optimizer(name="TrainD", **D_opt_args).build(D.trainables)
     G.print_layers()
     D.print_layers()
-
     trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, G_loss_args, D_loss_args, training_set, mirror_augment,
                       drange_net, G_smoothing_kimg, native=native_lod_resolution, xla=xla,
                       skip_disconnected=reset_opt_for_new_lod or (G_opt.beta1 == 0.0 and D_opt.beta1 == 0.0))
-
-    cur_nimg = int(round((resume_kimg if resume_kimg is not None else
-                          (kimg_from_snapshot_name(resume_pkl) if resume_pkl else 0.0)) * 1000))
-    cur_tick = 0
-    step_index = 0
-    data_consumed = 0
-    data_key = None
-    prev_lod = -1.0
-    if resume_state is not None:
-        cur_nimg = resume_state["cur_nimg"]
-        cur_tick = resume_state["cur_tick"]
-        step_index = resume_state["step_index"]
-        data_key = tuple(resume_state["data_key"]) if resume_state["data_key"] else None
-        data_consumed = resume_state["data_consumed"]
-        prev_lod = resume_state["prev_lod"]
-        resume_time = resume_state["total_time"]
-        try:
-            G_opt.set_state(resume_state["G_opt"])
-            D_opt.set_state(resume_state["D_opt"])
-        except ValueError as e:  # e.g. a state file written by an older version of this code
-            G_opt.reset_optimizer_state()
-            D_opt.reset_optimizer_state()
-            print("Optimizer state in %s does not fit (%s): it starts fresh." % (state_path, e))
-        np.random.set_state(resume_state["np_random_state"])
-        seed = resume_state["seed"]
-
-    print("Setting up snapshot image grid...")
-    grid_size, grid_reals, grid_labels, grid_latents = setup_snapshot_image_grid(G, training_set, seed=seed,
-                                                                                 **grid_args)
-    sched = training_schedule(cur_nimg=total_kimg * 1000, training_set=training_set, num_gpus=num_gpus, **sched_args)
-    grid_mb = max(sched.minibatch // num_gpus, 1)
-    if is_chief:
-        misc.save_image_grid(grid_reals, os.path.join(run_dir, "reals.png"), drange=training_set.dynamic_range,
-                             grid_size=grid_size)
-        grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=grid_mb)
-        misc.save_image_grid(grid_fakes, os.path.join(run_dir, "fakes%06d.png" % (cur_nimg // 1000)), drange=drange_net,
-                             grid_size=grid_size)
-    summary_writer = tf.summary.create_file_writer(run_dir) if is_chief else tf.summary.create_noop_writer()
-    metrics = None
-    if metric_arg_list:
-        from metrics import metric_base
-        metrics = metric_base.MetricGroup(metric_arg_list, **metric_kwargs)
-
-    def make_iterator(lod, minibatch, skip):
-        lod_level = int(np.floor(lod))
-
-        def dataset_fn(ctx):
-            per_replica = ctx.get_per_replica_batch_size(minibatch)
-            dset = training_set.get_dataset(lod_level, per_replica, repeat=True, drop_remainder=True,
-                                            num_shards=ctx.num_input_pipelines, shard_index=ctx.input_pipeline_id)
-            return dset.skip(skip) if skip else dset
-        return iter(strategy.distribute_datasets_from_function(dataset_fn))
-
-    def save_snapshot(pkl_name):
-        """Training state first, then (G, D, Gs): a kill in between leaves the previous pair usable."""
-        if not is_chief:
-            return None
-        pkl = os.path.join(run_dir, pkl_name)
-        misc.save_pkl(dict(
-            cur_nimg=cur_nimg, cur_tick=cur_tick, step_index=step_index, data_key=data_key,
-            data_consumed=data_consumed, prev_lod=prev_lod, total_time=time.time() - start_time + resume_time,
-            G_opt=G_opt.get_state(), D_opt=D_opt.get_state(), np_random_state=np.random.get_state(),
-            seed=seed), state_path_for(pkl))
-        misc.save_pkl((G, D, Gs), pkl)
-        return pkl
+    run = _TrainingRun(run_dir, strategy, training_set, trainer, sched_args, G_smoothing_kimg, D_loss_args,
+                       drange_net, image_snapshot_ticks, network_snapshot_ticks, on_snapshot, stop_after_ticks)
+    run.start(resume_pkl, resume_kimg, resume_time, resume_state, state_path, seed, total_kimg, grid_args)
 
     print("Training...\n")
-    stats = autosummary_lib.Accumulator()
-    start_time = time.time()
-    tick_start_time = start_time
-    tick_start_nimg = cur_nimg
-    maintenance_time = 0.0
-    iterator = None
-    last_snapshot = resume_pkl
-    ticks_done = 0
-    base_seed = np.int64(seed)
-    with _StopRequest() as stop:
-        while cur_nimg < total_kimg * 1000:
-            sched = training_schedule(cur_nimg=cur_nimg, training_set=training_set, num_gpus=num_gpus, **sched_args)
-            key = (int(np.floor(sched.lod)), sched.minibatch)
-            if iterator is None or key != data_key:
-                if key != data_key:
-                    data_consumed = 0
-                iterator = make_iterator(sched.lod, sched.minibatch, data_consumed)
-                data_key = key
-            if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or
-                                          np.ceil(sched.lod) != np.ceil(prev_lod)):
+    try:
+        with dnnlib.util.StopRequest() as stop:
+            while run.pos.cur_nimg < total_kimg * 1000:
+                # Choose training parameters and configure training ops.
+                sched = training_schedule(cur_nimg=run.pos.cur_nimg, training_set=training_set,
+                                          num_gpus=run.num_gpus, **sched_args)
+                run.configure(sched, reset_opt_for_new_lod)
+                # Run training ops.
+                for _mb_repeat in range(minibatch_repeats):
+                    for _D_repeat in range(D_repeats):
+                        run.D_step(sched)
+                    run.G_step(sched)
+                # Perform maintenance tasks once per tick.
+                done = run.pos.cur_nimg >= total_kimg * 1000
+                if run.pos.cur_nimg >= run.tick_start_nimg + sched.tick_kimg * 1000 or done or stop.signum is not None:
+                    if run.maintenance(sched, done, stop):
+                        print("Stopped at tick %d (kimg %.1f); resume with --resume %s" % (
+                            run.pos.cur_tick, run.pos.cur_nimg / 1000.0, run_dir), flush=True)
+                        return run.last_snapshot
+        return run.save_snapshot(rundir.FINAL_NAME)
+    finally:
+        run.summary_writer.close()
+
+
+class _TrainingRun:
+    """The state and the per-step and per-tick work of one training_loop() call."""
+
+    def __init__(self, run_dir, strategy, training_set, trainer, sched_args, G_smoothing_kimg, D_loss_args,
+                 drange_net, image_snapshot_ticks, network_snapshot_ticks, on_snapshot, stop_after_ticks):
+        self.run_dir, self.strategy, self.training_set, self.trainer = run_dir, strategy, training_set, trainer
+        self.num_gpus = strategy.num_replicas_in_sync
+        self.is_chief = tflib.is_chief(strategy)
+        self.sched_args, self.G_smoothing_kimg, self.drange_net = sched_args, G_smoothing_kimg, drange_net
+        self.r1_interval = int(D_loss_args.get("r1_interval", 1))
+        self.image_snapshot_ticks, self.network_snapshot_ticks = image_snapshot_ticks, network_snapshot_ticks
+        self.on_snapshot, self.stop_after_ticks = on_snapshot, stop_after_ticks
+        self.summary_writer = tf.summary.create_file_writer(run_dir) if self.is_chief else \
+            tf.summary.create_noop_writer()
+        self.stats = autosummary_lib.Accumulator()
+
+    def start(self, resume_pkl, resume_kimg, resume_time, resume_state, state_path, seed, total_kimg, grid_args):
+        """Position (fresh, from --resume_kimg / the snapshot name, or a training-state file) and the grid."""
+        G_opt, D_opt = self.trainer.G_opt, self.trainer.D_opt
+        kimg = resume_kimg if resume_kimg is not None else (rundir.kimg_from_snapshot_name(resume_pkl)
+                                                            if resume_pkl else 0.0)
+        self.pos = _Position(cur_nimg=int(round(kimg * 1000)))
+        self.resume_time = resume_time
+        if resume_state is not None:
+            self.pos = _Position.from_state(resume_state)
+            self.resume_time = resume_state["total_time"]
+            try:
+                G_opt.set_state(resume_state["G_opt"])
+                D_opt.set_state(resume_state["D_opt"])
+            except ValueError as e:  # e.g. a state file written by an older version of this code
                 G_opt.reset_optimizer_state()
                 D_opt.reset_optimizer_state()
-            prev_lod = sched.lod
-            G_opt.learning_rate = sched.G_lrate
-            D_opt.learning_rate = sched.D_lrate
-            lod = tf.constant(sched.lod, tf.float32)
-            per_replica = tf.constant(sched.minibatch // num_gpus, tf.int32)
-            Gs_beta = tf.constant(0.5 ** (sched.minibatch / (G_smoothing_kimg * 1000.0))
-                                  if G_smoothing_kimg > 0.0 else 0.0, tf.float32)
-            r1_interval = int(D_loss_args.get("r1_interval", 1))
+                print("Optimizer state in %s does not fit (%s): it starts fresh." % (state_path, e))
+            np.random.set_state(resume_state["np_random_state"])
+            seed = resume_state["seed"]
+        self.seed = seed
+        self.base_seed = np.int64(seed)
+        self.feed = _DataFeed(self.strategy, self.training_set, self.pos)
+        self.last_snapshot = resume_pkl
+        self.ticks_done = 0
 
-            for _ in range(minibatch_repeats):
-                for _ in range(D_repeats):
-                    D_step, _ = trainer.steps(sched.lod, penalty_step=(step_index % r1_interval == 0))
-                    reals, labels = next(iterator)
-                    data_consumed += 1
-                    seed_t = tf.constant([base_seed, step_index], tf.int64)
-                    _, step_stats = D_step(reals, labels, lod, seed_t, per_replica, Gs_beta)
-                    stats.add(step_stats)
-                    step_index += 1
-                    cur_nimg += sched.minibatch
-                _, G_step = trainer.steps(sched.lod)
-                seed_t = tf.constant([base_seed, step_index], tf.int64)
-                _, step_stats = G_step(lod, seed_t, per_replica)
-                stats.add(step_stats)
-                step_index += 1
+        print("Setting up snapshot image grid...")
+        Gs = self.trainer.Gs
+        self.grid_size, grid_reals, self.grid_labels, self.grid_latents = setup_snapshot_image_grid(
+            self.trainer.G, self.training_set, seed=seed, **grid_args)
+        sched = training_schedule(cur_nimg=total_kimg * 1000, training_set=self.training_set, num_gpus=self.num_gpus,
+                                  **self.sched_args)
+        self.grid_mb = max(sched.minibatch // self.num_gpus, 1)
+        if self.is_chief:
+            images.save_image_grid(grid_reals, os.path.join(self.run_dir, rundir.REALS_NAME),
+                                   drange=self.training_set.dynamic_range, grid_size=self.grid_size)
+            self.save_fakes(Gs)
+        self.start_time = time.time()
+        self.tick_start_time = self.start_time
+        self.tick_start_nimg = self.pos.cur_nimg
+        self.maintenance_time = 0.0
 
-            done = cur_nimg >= total_kimg * 1000
-            if cur_nimg >= tick_start_nimg + sched.tick_kimg * 1000 or done or stop.signum is not None:
-                cur_tick += 1
-                ticks_done += 1
-                tick_kimg = (cur_nimg - tick_start_nimg) / 1000.0
-                tick_start_nimg = cur_nimg
-                now = time.time()
-                tick_time = now - tick_start_time
-                total_time = now - start_time + resume_time
-                means = stats.collect()
-                bad = [name for name in ("Loss/D", "Loss/G") if name in means and not np.isfinite(means[name])]
-                if bad:
-                    raise NonFiniteLossError(
-                        "non-finite %s at tick %d (kimg %.1f): stopping; last good snapshot: %s"
-                        % (" and ".join(bad), cur_tick, cur_nimg / 1000.0, last_snapshot or "none"))
-                mem = peak_memory_gb()
-                progress = dnnlib.EasyDict({
-                    "Progress/tick": cur_tick, "Progress/kimg": cur_nimg / 1000.0, "Progress/lod": sched.lod,
-                    "Progress/minibatch": sched.minibatch, "Timing/total_sec": total_time,
-                    "Timing/sec_per_tick": tick_time, "Timing/sec_per_kimg": tick_time / max(tick_kimg, 1e-8),
-                    "Timing/maintenance_sec": maintenance_time, "Resources/peak_host_mem_gb": mem,
-                    "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0})
-                print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
-                      "maintenance %-6.1f cpumem %-4.1f" % (
-                          cur_tick, cur_nimg / 1000.0, sched.lod, sched.minibatch, dnnlib.util.format_time(total_time),
-                          tick_time, tick_time / max(tick_kimg, 1e-8), maintenance_time, mem), flush=True)
+    def save_fakes(self, Gs):
+        fakes = Gs.run(self.grid_latents, self.grid_labels, is_validation=True, minibatch_size=self.grid_mb)
+        images.save_image_grid(fakes, os.path.join(self.run_dir, rundir.fakes_name(self.pos.cur_nimg // 1000)),
+                               drange=self.drange_net, grid_size=self.grid_size)
 
-                if is_chief and (cur_tick % image_snapshot_ticks == 0 or done):
-                    grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=grid_mb)
-                    misc.save_image_grid(grid_fakes, os.path.join(run_dir, "fakes%06d.png" % (cur_nimg // 1000)),
-                                         drange=drange_net, grid_size=grid_size)
-                stopping = stop.signum is not None or (stop_after_ticks is not None and ticks_done >= stop_after_ticks)
-                if cur_tick % network_snapshot_ticks == 0 or done or cur_tick == 1 or stopping:
-                    pkl = save_snapshot("network-snapshot-%06d.pkl" % (cur_nimg // 1000))
-                    last_snapshot = pkl or last_snapshot
-                    if metrics is not None and pkl is not None:
-                        metrics.run(pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
-                                    mirror_augment=mirror_augment, num_gpus=num_gpus)
-                        means.update(getattr(metrics, "latest_results", {}) or {})
-                write_scalars(summary_writer, list(progress.items()) + list(means.items()), cur_nimg)
-                maintenance_time = time.time() - now
-                tick_start_time = time.time()
-                if stopping:
-                    print("Stopped at tick %d (kimg %.1f); resume with --resume %s" % (
-                        cur_tick, cur_nimg / 1000.0, run_dir), flush=True)
-                    summary_writer.close()
-                    return last_snapshot
+    def configure(self, sched, reset_opt_for_new_lod):
+        """Data pipeline, optimizer reset at a new lod, learning rates and the step's constants."""
+        G_opt, D_opt = self.trainer.G_opt, self.trainer.D_opt
+        self.feed.configure(sched)
+        prev_lod = self.pos.prev_lod
+        if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or
+                                      np.ceil(sched.lod) != np.ceil(prev_lod)):
+            G_opt.reset_optimizer_state()
+            D_opt.reset_optimizer_state()
+        self.pos.prev_lod = sched.lod
+        G_opt.learning_rate = sched.G_lrate
+        D_opt.learning_rate = sched.D_lrate
+        self.lod = tf.constant(sched.lod, tf.float32)
+        self.per_replica = tf.constant(sched.minibatch // self.num_gpus, tf.int32)
+        self.Gs_beta = tf.constant(0.5 ** (sched.minibatch / (self.G_smoothing_kimg * 1000.0))
+                                   if self.G_smoothing_kimg > 0.0 else 0.0, tf.float32)
 
-    final = save_snapshot("network-final.pkl")
-    summary_writer.close()
-    return final
+    def _seed(self):
+        return tf.constant([self.base_seed, self.pos.step_index], tf.int64)
 
+    def D_step(self, sched):
+        step, _ = self.trainer.steps(sched.lod, penalty_step=(self.pos.step_index % self.r1_interval == 0))
+        reals, labels = self.feed.next()
+        _, step_stats = step(reals, labels, self.lod, self._seed(), self.per_replica, self.Gs_beta)
+        self.stats.add(step_stats)
+        self.pos.step_index += 1
+        self.pos.cur_nimg += sched.minibatch
 
-def _is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "cluster_spec", None) or not resolver.cluster_spec().jobs:
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type == "chief" or (task_type == "worker" and task_id == 0 and
-                                    "chief" not in resolver.cluster_spec().jobs)
+    def G_step(self, sched):
+        _, step = self.trainer.steps(sched.lod)
+        _, step_stats = step(self.lod, self._seed(), self.per_replica)
+        self.stats.add(step_stats)
+        self.pos.step_index += 1
+
+    def maintenance(self, sched, done, stop):
+        """End of a tick: report, image grid, network snapshot (+ on_snapshot), summaries. True: stop now."""
+        pos = self.pos
+        pos.cur_tick += 1
+        self.ticks_done += 1
+        tick_kimg = (pos.cur_nimg - self.tick_start_nimg) / 1000.0
+        self.tick_start_nimg = pos.cur_nimg
+        now = time.time()
+        tick_time = now - self.tick_start_time
+        total_time = now - self.start_time + self.resume_time
+        means = self.stats.collect()
+        bad = [name for name in ("Loss/D", "Loss/G") if name in means and not np.isfinite(means[name])]
+        if bad:
+            raise NonFiniteLossError("non-finite %s at tick %d (kimg %.1f): stopping; last good snapshot: %s"
+                                     % (" and ".join(bad), pos.cur_tick, pos.cur_nimg / 1000.0,
+                                        self.last_snapshot or "none"))
+        mem = peak_memory_gb()
+        progress = dnnlib.EasyDict({
+            "Progress/tick": pos.cur_tick, "Progress/kimg": pos.cur_nimg / 1000.0, "Progress/lod": sched.lod,
+            "Progress/minibatch": sched.minibatch, "Timing/total_sec": total_time,
+            "Timing/sec_per_tick": tick_time, "Timing/sec_per_kimg": tick_time / max(tick_kimg, 1e-8),
+            "Timing/maintenance_sec": self.maintenance_time, "Resources/peak_host_mem_gb": mem,
+            "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0})
+        print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
+              "maintenance %-6.1f cpumem %-4.1f" % (
+                  pos.cur_tick, pos.cur_nimg / 1000.0, sched.lod, sched.minibatch, dnnlib.util.format_time(total_time),
+                  tick_time, tick_time / max(tick_kimg, 1e-8), self.maintenance_time, mem), flush=True)
+
+        if self.is_chief and (pos.cur_tick % self.image_snapshot_ticks == 0 or done):
+            self.save_fakes(self.trainer.Gs)
+        stopping = stop.signum is not None or (self.stop_after_ticks is not None and
+                                               self.ticks_done >= self.stop_after_ticks)
+        if pos.cur_tick % self.network_snapshot_ticks == 0 or done or pos.cur_tick == 1 or stopping:
+            pkl = self.save_snapshot(rundir.snapshot_name(pos.cur_nimg // 1000))
+            self.last_snapshot = pkl or self.last_snapshot
+            if self.on_snapshot is not None and pkl is not None:
+                means.update(self.on_snapshot(pkl) or {})
+        autosummary_lib.write_scalars(self.summary_writer, list(progress.items()) + list(means.items()), pos.cur_nimg)
+        self.maintenance_time = time.time() - now
+        self.tick_start_time = time.time()
+        return stopping
+
+    def save_snapshot(self, pkl_name):
+        """Training state first, then (G, D, Gs): a kill in between leaves the previous pair usable."""
+        if not self.is_chief:
+            return None
+        trainer = self.trainer
+        pkl = os.path.join(self.run_dir, pkl_name)
+        legacy.save_pkl(dict(
+            self.pos.state(), total_time=time.time() - self.start_time + self.resume_time,
+            G_opt=trainer.G_opt.get_state(), D_opt=trainer.D_opt.get_state(), np_random_state=np.random.get_state(),
+            seed=self.seed), rundir.state_path_for(pkl))
+        legacy.save_pkl((trainer.G, trainer.D, trainer.Gs), pkl)
+        return pkl

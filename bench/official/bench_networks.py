@@ -1,6 +1,6 @@
 """Forward+backward throughput of the OFFICIAL StyleGAN networks (TF1 graph mode via the shim).
 
-Counterpart of bench/bench_networks.py (ours); same definitions, same defaults:
+Counterpart of bench/ours/bench_networks.py (ours); same definitions, same defaults:
   G: grads of mean(G(z, labels, is_training=True)) w.r.t. G's trainables (z ~ N(0, 1) drawn in the graph)
   D: grads of mean(D(x, labels)) w.r.t. D's trainables (x ~ N(0, 1) drawn in the graph)
 G_style + D_basic, default architecture (fmap_base 8192, fmap_max 512, latent/dlatent 512, 8 mapping
@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/, for net_timing
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))  # bench/common
 import shim  # noqa: E402
 from net_timing import add_net_args, check_net_args, time_steps  # noqa: E402
 

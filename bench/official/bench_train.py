@@ -1,6 +1,6 @@
 """Training-step throughput of the OFFICIAL StyleGAN training graph (TF1 graph mode via the shim).
 
-Counterpart of bench/bench_train.py (ours); same flags, same output. The graph is built as the
+Counterpart of bench/ours/bench_train.py (ours); same flags, same output. The graph is built as the
 official training/training_loop.py builds it for one GPU: G/D `tflib.Network`s (G_style, D_basic,
 default structure), Gs = G.clone, `tflib.Optimizer` TrainG/TrainD (beta1 0, beta2 0.99, eps 1e-8,
 learning rate fed per step = 0.001), lod/lrate/minibatch placeholders, lod assign ops,
@@ -33,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/, for the timing module
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))  # bench/common
 import shim  # noqa: E402
 from train_step_timing import (add_step_args, check_step_args, profile_train_steps, time_train_steps,  # noqa: E402
                                train_step_record)

@@ -16,7 +16,7 @@ initialisations would hide bugs), and writes to OUT_DIR/<config>/:
   meta.json         configs, ordered variable names/shapes/trainable flags, trainable totals
 
 Usage:
-  python bench/official/dump_networks.py [--out /work/scratch/official_dumps] [--official_dir DIR]
+  python bench/official/dump_networks.py [--out DUMPS] [--official_dir DIR]
                                          [--configs sg32,sg64c,...]
 """
 
@@ -27,12 +27,14 @@ import json
 import os
 import pickle
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shim  # noqa: E402
 
-DEFAULT_OUT = "/work/scratch/official_dumps"
+# --out / --dumps, or $STYLEGAN_OFFICIAL_DUMPS; else a directory in the system temp dir.
+DEFAULT_OUT = os.environ.get("STYLEGAN_OFFICIAL_DUMPS") or os.path.join(tempfile.gettempdir(), "stylegan_official_dumps")
 MINIBATCH = 8
 LODS = [0.0, 0.5, 1.0, 1.3, 2.0]
 STRUCTURES = ["linear", "recursive"]

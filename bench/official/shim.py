@@ -20,8 +20,7 @@ import os
 import sys
 import types
 
-DEFAULT_OFFICIAL_DIR = "/work/ref/stylegan"
-ENV_VAR = "STYLEGAN_OFFICIAL_DIR"
+ENV_VAR = "STYLEGAN_OFFICIAL_DIR"  # or --official_dir: a clone of NVlabs/stylegan (no default)
 
 # name -> why it is needed. Filled in by the _shim_* functions as they are installed.
 SHIMS = {}
@@ -33,12 +32,15 @@ def official_dir_from(argv=None, default=None):
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--official_dir", default=None)
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    return args.official_dir or os.environ.get(ENV_VAR) or default or DEFAULT_OFFICIAL_DIR
+    official_dir = args.official_dir or os.environ.get(ENV_VAR) or default
+    if not official_dir:
+        raise SystemExit("error: give --official_dir or set $%s to a clone of NVlabs/stylegan" % ENV_VAR)
+    return official_dir
 
 
 def add_official_dir_arg(parser):
-    parser.add_argument("--official_dir", default=os.environ.get(ENV_VAR, DEFAULT_OFFICIAL_DIR),
-                        help="official NVlabs/stylegan checkout (default: $%s or %s)" % (ENV_VAR, DEFAULT_OFFICIAL_DIR))
+    parser.add_argument("--official_dir", default=os.environ.get(ENV_VAR),
+                        help="official NVlabs/stylegan checkout (default: $%s)" % ENV_VAR)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -141,6 +143,11 @@ def _set_type_attr(tp, name, value):
     tp_dict = gc.get_referents(tp.__dict__)[0]  # the real dict behind the read-only mappingproxy
     tp_dict[name] = value
     ctypes.pythonapi.PyType_Modified(ctypes.py_object(tp))
+
+
+def install_numpy_shims():
+    """NumPy 2 stand-ins the official code needs (also used by run_dataset_tool.py: the one NumPy shim)."""
+    _shim_numpy()
 
 
 def _shim_numpy():

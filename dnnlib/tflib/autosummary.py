@@ -3,7 +3,7 @@
 As the official autosummary, values are averaged over everything reported under a name until
 the next `collect()` (once per tick) and written to TensorBoard under that name. On TF2 a step
 function reports into the `Collector` active while it is traced and returns the collected means
-as outputs; the host accumulates them with `Accumulator`.
+as outputs; the host accumulates them with `Accumulator` and writes them with `write_scalars`.
 """
 
 import contextlib
@@ -62,3 +62,19 @@ class Accumulator:
         means = OrderedDict((name, s[0] / s[1]) for name, s in self._sums.items() if s[1] > 0)
         self._sums.clear()
         return means
+
+
+_SCALAR_METADATA = None
+
+
+def write_scalars(writer, items, step):
+    """TensorBoard scalar summaries written with core TF ops (the tensorboard package is not needed)."""
+    global _SCALAR_METADATA
+    if _SCALAR_METADATA is None:
+        from tensorflow.core.framework import summary_pb2
+        _SCALAR_METADATA = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    with writer.as_default():
+        for name, value in items:
+            tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_SCALAR_METADATA)
+    writer.flush()

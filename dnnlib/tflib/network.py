@@ -146,6 +146,11 @@ class Network:
     # ------------------------------------------------------------------------
     # Variables.
 
+    @property
+    def build_func_name(self) -> str:
+        """Short name of the build function ('G_style', 'D_basic', ...), as pickles store it."""
+        return self._build_func_name
+
     def reset_own_vars(self) -> None:
         """Re-initialise this network's own variables (not those of components)."""
         self.model.reinitialize(include_children=True)
@@ -344,20 +349,9 @@ class Network:
         for name, var in self.model.named_variables(include_components=False):
             if "/" not in name:
                 layers.append((name, list(var.shape), [var] if var.trainable else []))
-        comp_models = {id(comp.model): comp for comp in self.components.values()}
-
-        def visit(prefix, scope):
-            for child in scope._scope_children:
-                name = prefix + child.name
-                if id(child) in comp_models:
-                    layers.extend((name + "/" + sub, shape, trainables)
-                                  for sub, shape, trainables in comp_models[id(child)].list_layers())
-                elif child._scope_vars or not child._scope_children:
-                    trainables = [v for _, v in child.named_variables() if v.trainable]
-                    layers.append((name, getattr(child, "_output_shape", None), trainables))
-                else:
-                    visit(name + "/", child)
-        visit("", self.model)
+        comp_nets = {id(comp.model): comp for comp in self.components.values()}
+        layers.extend(self.model.layer_rows(
+            lambda child: comp_nets[id(child)].list_layers() if id(child) in comp_nets else None))
         return layers
 
     def _trace_shapes(self) -> None:

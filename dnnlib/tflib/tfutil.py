@@ -57,3 +57,14 @@ def convert_images_to_uint8(images, drange=(-1, 1), nchw_to_nhwc=False, shrink=1
     scale = 255 / (drange[1] - drange[0])
     images = images * scale + (0.5 - drange[0] * scale)
     return tf.saturate_cast(images, tf.uint8)
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run directory: the chief of a multi-worker cluster (or worker 0
+    when there is no chief), and always for single-process strategies."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "cluster_spec", None) or not resolver.cluster_spec().jobs:
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type == "chief" or (task_type == "worker" and task_id == 0 and
+                                    "chief" not in resolver.cluster_spec().jobs)

@@ -25,7 +25,7 @@ _IMPLS = ("auto", "ref", "custom")
 
 
 # 'auto': (device type, case) -> smallest output plane (H * W pixels) from which 'custom' was
-# measured faster than 'ref' for this use (bench/bench_upfirdn2d.py; BENCHMARKS.md, "upfirdn2d:
+# measured faster than 'ref' for this use (bench/ours/bench_upfirdn2d.py; BENCHMARKS.md, "upfirdn2d:
 # ref vs custom"). Cases: 'nearest' / 'box' (the kernels for which 'ref' has its tile /
 # average-pool fast paths: upscale2d, downscale2d and their gradients), 'filter' (up = down = 1,
 # e.g. blur2d), 'up', 'down' (any other kernel). Anything not listed ('updown', GPUs: not

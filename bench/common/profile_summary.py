@@ -1,11 +1,11 @@
 """Where a profiled training step spends its time: TF op time by op type from a TF profiler trace.
 
-bench/bench_train.py and bench/official/bench_train.py write a trace with `--profile DIR`
+bench/ours/bench_train.py and bench/official/bench_train.py write a trace with `--profile DIR`
 (TensorFlow's own profiler, no TensorBoard needed); this sums the executed ops' durations on the
 host threads by op type and prints a table (per profiled step, so divide nothing).
 
 Usage:
-  python bench/profile_summary.py DIR [--top 25] [--steps N]
+  python bench/common/profile_summary.py DIR [--top 25] [--steps N]
 """
 
 import argparse

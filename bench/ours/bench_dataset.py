@@ -1,13 +1,13 @@
 """Dataset benchmarks: our dataset_tool.py vs NVIDIA's official one, parity of their outputs, storage
 options, and reader throughput.
 
-    python bench/bench_dataset.py convert [--official_dir /work/ref/stylegan] [--count 1000] [--rounds 3]
-    python bench/bench_dataset.py parity [--official_dir /work/ref/stylegan]
-    python bench/bench_dataset.py read [--dataset DIR]
+    python bench/ours/bench_dataset.py convert [--official_dir DIR] [--count 1000] [--rounds 3]
+    python bench/ours/bench_dataset.py parity [--official_dir DIR]
+    python bench/ours/bench_dataset.py read [--dataset DIR]
 
-`convert` makes COUNT photo-like 256x256 PNGs (bench/dataset_make_pngs.py), converts them with
+`convert` makes COUNT photo-like 256x256 PNGs (bench/common/dataset_make_pngs.py), converts them with
 `create_from_images --shuffle 1` by both tools in separate processes (the official one through
-bench/dataset_official_shim.py, in the same TensorFlow via tf.compat.v1), alternating, ROUNDS times,
+bench/official/run_dataset_tool.py, in the same TensorFlow via tf.compat.v1), alternating, ROUNDS times,
 and reports for each tool the best and median images/s of the conversion itself (the
 create_from_images call, start-up excluded), the process wall time, the CPU seconds of the process
 tree, and the peak RSS. Then it checks parity (same files, record counts and order, every record
@@ -29,11 +29,15 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
-HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMMON = os.path.join(BENCH, "common")
+OFFICIAL_TOOL = os.path.join(BENCH, "official", "run_dataset_tool.py")
+WORK_DIR = os.path.join(tempfile.gettempdir(), "stylegan_dataset_bench")
 
 OURS_SNIPPET = r"""
 import sys, time, json, resource
@@ -77,7 +81,7 @@ def convert_once(tool, src, out_dir, official_dir, extra=None):
     subprocess.run(["sync"], check=False)
     cpu0, _ = _children_usage()
     if tool == "official":
-        cmd = [sys.executable, os.path.join(HERE, "dataset_official_shim.py"), "--official_dir", official_dir,
+        cmd = [sys.executable, OFFICIAL_TOOL, "--official_dir", official_dir,
                "create_from_images", out_dir, src, "--shuffle", "1"]
         out, wall = run_timed(cmd)
         timing = timing_line(out, "OFFICIAL_TIMING")
@@ -96,7 +100,7 @@ def peak_rss_mb(tool, src, out_dir, official_dir):
     if os.path.exists(out_dir):
         shutil.rmtree(out_dir)
     if tool == "official":
-        cmd = [sys.executable, os.path.join(HERE, "dataset_official_shim.py"), "--official_dir", official_dir,
+        cmd = [sys.executable, OFFICIAL_TOOL, "--official_dir", official_dir,
                "create_from_images", out_dir, src, "--shuffle", "1"]
     else:
         cmd = [sys.executable, os.path.join(REPO, "dataset_tool.py"), "create_from_images", out_dir, src,
@@ -107,7 +111,7 @@ def peak_rss_mb(tool, src, out_dir, official_dir):
 
 def parity(dir_a, dir_b):
     """Same files (modulo the directory basename), record counts and order, equal parsed records."""
-    from training.dataset_format import decode_example, iter_records
+    from stylegan_tf.data.tfrecord import decode_example, iter_records
     name_a, name_b = os.path.basename(dir_a), os.path.basename(dir_b)
     files_a = sorted(os.listdir(dir_a))
     files_b = sorted(os.listdir(dir_b))
@@ -135,7 +139,7 @@ def dir_bytes(d):
 def cmd_convert(a):
     src = os.path.join(a.work_dir, "pngs%d" % a.count)
     if len(glob.glob(os.path.join(src, "*.png"))) != a.count:
-        subprocess.run([sys.executable, os.path.join(HERE, "dataset_make_pngs.py"), src, "--count", str(a.count)], check=True)
+        subprocess.run([sys.executable, os.path.join(COMMON, "dataset_make_pngs.py"), src, "--count", str(a.count)], check=True)
     png_bytes = dir_bytes(src)
     runs = {"official": [], "ours": []}
     for r in range(a.rounds):
@@ -232,7 +236,7 @@ def cmd_parity(a):
     root = os.path.join(a.work_dir, "parity")
     if os.path.exists(root):
         shutil.rmtree(root)
-    sys.path.insert(0, HERE)
+    sys.path.insert(0, COMMON)
     srcs = _make_parity_sources(os.path.join(root, "src"))
     cases = [("create_from_images", [srcs["rgb"], "--shuffle", "1"]),
              ("create_from_images", [srcs["gray"], "--shuffle", "0"]),
@@ -244,7 +248,7 @@ def cmd_parity(a):
         for tool in ("official", "ours"):
             out = os.path.join(root, "%s%d" % (tool, i))
             if tool == "official":
-                c = [sys.executable, os.path.join(HERE, "dataset_official_shim.py"), "--official_dir", a.official_dir, cmd, out] + args
+                c = [sys.executable, OFFICIAL_TOOL, "--official_dir", a.official_dir, cmd, out] + args
             else:
                 c = [sys.executable, os.path.join(REPO, "dataset_tool.py"), cmd, out] + args + ["--quiet", "1"]
             subprocess.run(c, check=True, capture_output=True, text=True)
@@ -270,7 +274,7 @@ def cmd_parity(a):
 def cmd_read(a):
     import numpy as np
     import tensorflow as tf  # noqa: F401
-    from training.dataset import TFRecordDataset
+    from stylegan_tf.data.reader import TFRecordDataset
     d = TFRecordDataset(a.dataset)
     print("dataset %s: %d images, shape %s" % (a.dataset, d.num_images, d.shape))
     for lod in d.lods:
@@ -292,19 +296,21 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("convert")
-    c.add_argument("--official_dir", default="/work/ref/stylegan")
+    c.add_argument("--official_dir", default=os.environ.get("STYLEGAN_OFFICIAL_DIR"), help="clone of NVlabs/stylegan")
     c.add_argument("--count", type=int, default=1000)
     c.add_argument("--rounds", type=int, default=3)
-    c.add_argument("--work_dir", default="/tmp/stylegan_dataset_bench")
+    c.add_argument("--work_dir", default=WORK_DIR)
     c.add_argument("--json", default=None)
     q = sub.add_parser("parity")
-    q.add_argument("--official_dir", default="/work/ref/stylegan")
-    q.add_argument("--work_dir", default="/tmp/stylegan_dataset_bench")
+    q.add_argument("--official_dir", default=os.environ.get("STYLEGAN_OFFICIAL_DIR"))
+    q.add_argument("--work_dir", default=WORK_DIR)
     r = sub.add_parser("read")
-    r.add_argument("--dataset", default="/tmp/stylegan_dataset_bench/ours")
+    r.add_argument("--dataset", default=os.path.join(WORK_DIR, "ours"))
     r.add_argument("--seconds", type=float, default=3.0)
     a = p.parse_args()
-    os.makedirs(getattr(a, "work_dir", "/tmp"), exist_ok=True)
+    if a.cmd in ("convert", "parity") and not a.official_dir:
+        p.error("%s needs --official_dir or $STYLEGAN_OFFICIAL_DIR (a clone of NVlabs/stylegan)" % a.cmd)
+    os.makedirs(getattr(a, "work_dir", WORK_DIR), exist_ok=True)
     {"convert": cmd_convert, "parity": cmd_parity, "read": cmd_read}[a.cmd](a)
 
 

@@ -7,7 +7,7 @@ graph's tensor names (loaded through our GraphDef loader, the same path as the r
 full-width LPIPS-VGG16 .npz. Speed does not depend on the weight values; the metric values printed
 here are meaningless.
 
-    python bench/bench_metrics.py [--json out.jsonl] [--skip_wall]
+    python bench/ours/bench_metrics.py [--json out.jsonl] [--skip_wall]
 """
 
 import argparse
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def timed_rate(fn, batch, min_time=10.0, warmup=2):
@@ -70,16 +70,16 @@ def main():
         print("LPIPS-VGG16 (random weights), %dx%d pairs, minibatch 16: %.1f pairs/s" % (res, res, rate), flush=True)
 
     if not args.skip_wall:
-        from training.dataset_demo import get_demo_dataset
+        from stylegan_tf.data.demo import get_demo_dataset
         pkl = os.path.join(tmp, "G64.pkl")
         import keras
         import dnnlib.tflib as tflib
-        from training import misc
+        from stylegan_tf import legacy
         keras.utils.set_random_seed(0)
         kw = dict(num_channels=3, resolution=64, fmap_base=2048)
         G = tflib.Network("G", func_name="training.networks_stylegan.G_style", **kw)
         D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", **kw)
-        misc.save_pkl((G, D, G.clone("Gs")), pkl)
+        legacy.save_pkl((G, D, G.clone("Gs")), pkl)
         data = get_demo_dataset(os.path.join(tmp, "data"), resolution=64)
         common = dict(inception=inc_path, lpips=lpips_path, cache_dir=os.path.join(tmp, "cache"), seed=0, progress=True)
         for name in ["fid1k", "ppl_wend_1k"]:

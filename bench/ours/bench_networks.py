@@ -10,7 +10,7 @@ lod 0). Reports images/s over the timed steps after the warm-up steps (the first
 --jit 0,1 measures both plain tf.function and tf.function(jit_compile=True).
 
 Usage:
-  python bench/bench_networks.py [--res 64,256] [--nets G,D] [--minibatch 8] [--fmap_base 8192]
+  python bench/ours/bench_networks.py [--res 64,256] [--nets G,D] [--minibatch 8] [--fmap_base 8192]
       [--warmup 2] [--steps 5] [--structure fixed] [--jit 0,1]
 """
 
@@ -20,8 +20,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
-from net_timing import add_net_args, check_net_args, time_steps  # noqa: E402  (bench/ is the script dir)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))  # bench/common
+from net_timing import add_net_args, check_net_args, time_steps  # noqa: E402
 
 
 def parse_args():

@@ -1,16 +1,15 @@
-"""The TFRecord / tf.train.Example format written without TensorFlow, checked against TensorFlow."""
+"""stylegan_tf.data.tfrecord and .levels: the TFRecord / tf.train.Example format and the image pyramid
+written without TensorFlow, checked against TensorFlow."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import tensorflow as tf  # noqa: E402
-
-from training import dataset_format as F  # noqa: E402
+from stylegan_tf.data import levels as L
+from stylegan_tf.data import tfrecord as F
+from stylegan_tf.data.info import record_format
 
 
 def official_levels(img):
@@ -61,7 +60,7 @@ def test_levels_match_official_formula():
     rng = np.random.RandomState(1)
     for shape in [(3, 4, 4), (1, 16, 16), (3, 64, 64)]:
         img = rng.randint(0, 256, size=shape).astype(np.uint8)
-        ours = F.image_levels(img)
+        ours = L.image_levels(img)
         ref = official_levels(img)
         assert len(ours) == len(ref)
         for a, b in zip(ours, ref):
@@ -70,14 +69,14 @@ def test_levels_match_official_formula():
     # large images: the integer path for 8 levels down, then the float chain (2048 -> 4 is 9 levels)
     for img in (rng.randint(0, 256, size=(1, 2048, 2048)).astype(np.uint8),
                 np.full((1, 1024, 1024), 255, np.uint8), (np.indices((1, 512, 512)).sum(0) % 256).astype(np.uint8)):
-        for a, b in zip(F.image_levels(img), official_levels(img)):
+        for a, b in zip(L.image_levels(img), official_levels(img)):
             assert np.array_equal(a, b), a.shape
     # Ties round to even, and the float chain is not re-quantised per level: level 1 holds 0.5
     # (stored as 0) and 1.5 (stored as 2); level 2 averages the floats (0.75 -> 1), not 0,0,0,2 (-> 0).
     lo, hi = np.array([[1, 1], [0, 0]]), np.array([[2, 2], [1, 1]])
     block = np.block([[lo, lo], [lo, hi]])  # 4x4 pixels -> level-1 2x2 [[.5, .5], [.5, 1.5]]
     img = np.tile(block, (4, 4))[np.newaxis].astype(np.uint8)  # 16x16
-    levels = F.image_levels(img)
+    levels = L.image_levels(img)
     assert np.array_equal(levels[1][0, :2, :2], [[0, 0], [0, 2]])
     assert np.all(levels[2] == 1)
     for a, b in zip(levels, official_levels(img)):
@@ -126,38 +125,20 @@ def test_crc32c_known_value():
     assert F.masked_crc32c(b"") == (((0 >> 15) | (0 << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-@pytest.mark.parametrize("n", [0, 1, 9, 2047, 2048, 5000, 65537, 196627])
-def test_numpy_crc32c(n):
-    """The NumPy CRC-32C used without google-crc32c agrees with the reference and with TF's framing."""
-    data = np.random.RandomState(n).randint(0, 256, n).astype(np.uint8).tobytes()
-    ref = F._crc_bytewise(0xFFFFFFFF, data) ^ 0xFFFFFFFF if n < 70000 else None
-    got = F.crc32c_numpy(data)
-    if ref is not None:
-        assert got == ref
-    if F._gcrc is not None:
-        assert got == F._gcrc.value(data)
-
-
-def test_writer_without_google_crc32c(tmp_path, monkeypatch):
-    """Without google-crc32c the writer frames with the NumPy CRC; TensorFlow reads the file."""
-    records = [F.encode_example((3, 64, 64), bytes(range(256)) * 48), b"xyz"]
-    monkeypatch.setattr(F, "HAVE_FAST_CRC", False)
-    monkeypatch.setattr(F, "crc32c", F.crc32c_numpy)
-    path = str(tmp_path / "b.tfrecords")
-    w = F.RecordFileWriter(path)
-    for r in records:
-        w.write(r)
-    w.close()
-    assert [r.numpy() for r in tf.data.TFRecordDataset(path)] == records
-    assert list(F.iter_records(path)) == records
+def test_crc32c_long_buffers_and_parts():
+    """Whole-buffer and incremental (frame_parts) CRCs agree, and TensorFlow accepts the framing of
+    records up to ~200 KB (a 256x256 RGB level)."""
+    data = np.random.RandomState(5).randint(0, 256, 196627).astype(np.uint8).tobytes()
+    parts, _ = F.frame_parts([data[:1000], data[1000:]])
+    assert b"".join(parts) == F.frame_record(data)
 
 
 def test_png_record_roundtrip():
     rng = np.random.RandomState(2)
     for c in (1, 3):
         img = rng.randint(0, 256, size=(c, 16, 16)).astype(np.uint8)
-        recs = F.encode_levels(img, "png")
+        recs = L.encode_levels(img, "png")
         assert len(recs) == 3
-        for rec, ref in zip(recs, F.image_levels(img)):
+        for rec, ref in zip(recs, L.image_levels(img)):
             assert np.array_equal(F.decode_image_record(rec), ref)
-            assert F.record_format(rec) == (ref.shape, "png")
+            assert record_format(rec) == (ref.shape, "png")

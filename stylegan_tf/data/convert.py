@@ -10,12 +10,16 @@ Worker functions return one of
 
 import io
 import os
+import signal
+import sys
 import warnings
 
 import numpy as np
 
-from training.dataset_format import (DatasetError, Progress, encode_levels, image_levels,
-                                     parallel_map, write_direct)
+import dnnlib
+from stylegan_tf.data.levels import encode_levels, image_levels
+from stylegan_tf.data.tfrecord import DatasetError
+from stylegan_tf.data.writer import write_direct
 
 TRANSFORMS = ("center-crop", "pad", "resize")
 
@@ -248,7 +252,7 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
         items = enumerate(items)
     good_slots = []
     slot = 0
-    bar = Progress(total, enabled=progress)
+    bar = dnnlib.util.Progress(total, stream=sys.stdout, enabled=progress)
     bad = []
     skipped = []
     notice_counts = {}
@@ -288,11 +292,8 @@ def convert(writer, items, func, spec: dict, total: int = None, workers: int = N
             writer.finish_direct(good_slots)
         ok = True
     finally:
-        if ok:
-            bar.update(done, force=True)
-            bar.close()
-        elif bar.tty and bar.enabled:
-            bar.stream.write("\n")
+        bar.update(done)
+        bar.close()
     for n, c in sorted(notice_counts.items()):
         print("Notice: %d image(s): %s" % (c, n))
     if bad:
@@ -306,3 +307,67 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover
         return max(1, os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------------------------------
+# Ordered parallel map over worker processes with a bounded number of items in flight.
+
+def _worker_init():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the parent only
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is not for workers
+
+
+def _run_chunk(func, chunk, args):
+    return [func(item, *args) for item in chunk]
+
+
+def parallel_map(func, items, args=(), workers: int = None, chunk_size: int = 8, max_chunks_in_flight: int = None):
+    """Yields func(item, *args) for each item, in order, computed in worker processes.
+
+    At most `max_chunks_in_flight` chunks of `chunk_size` items are submitted and not yet
+    consumed, so memory stays bounded however long `items` is. workers=0 runs in-process.
+    """
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers <= 0:
+        for item in items:
+            yield func(item, *args)
+        return
+    import multiprocessing as mp
+    # fork: cheapest, and robust where spawn is not (spawn re-imports __main__, which fails for
+    # scripts read from stdin, and a Pool whose workers cannot start retries forever). The workers
+    # only run NumPy/Pillow code, never TensorFlow, so forking a process that has TensorFlow's
+    # threads running is safe for them. $STYLEGAN_DATASET_START_METHOD overrides the choice.
+    method = os.environ.get("STYLEGAN_DATASET_START_METHOD") or (
+        "fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    ctx = mp.get_context(method)
+    if max_chunks_in_flight is None:
+        max_chunks_in_flight = 2 * workers + 1
+    pool = ctx.Pool(workers, initializer=_worker_init)
+    try:
+        pending = []
+        it = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < max_chunks_in_flight:
+                chunk = []
+                for item in it:
+                    chunk.append(item)
+                    if len(chunk) >= chunk_size:
+                        break
+                if not chunk:
+                    exhausted = True
+                    break
+                pending.append(pool.apply_async(_run_chunk, (func, chunk, args)))
+                if len(chunk) < chunk_size:
+                    exhausted = True
+            if not pending:
+                break
+            for result in pending.pop(0).get():
+                yield result
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+
+

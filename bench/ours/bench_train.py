@@ -11,7 +11,7 @@ traces and, with --xla 1, compiles) are excluded; sec_per_step is the median ove
 steps, and d_sec / g_sec the medians of the D and G halves.
 
 Usage:
-  python bench/bench_train.py --res 64 --fmap_base 2048 --minibatch 8 [--lod 0] [--xla 0|1]
+  python bench/ours/bench_train.py --res 64 --fmap_base 2048 --minibatch 8 [--lod 0] [--xla 0|1]
       [--steps 10] [--warmup 2] [--fmap_max 512] [--latent_size 512] [--json FILE] [--profile DIR]
 
 cpu_sec_per_step: process CPU seconds (all threads) per timed step, steadier than wall time under load.
@@ -23,9 +23,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))  # bench/common
 from train_step_timing import (add_step_args, check_step_args, profile_train_steps, time_train_steps,  # noqa: E402
-                               train_step_record)  # (bench/ is the script dir)
+                               train_step_record)
 
 
 def parse_args():

@@ -1,13 +1,13 @@
 """Runs NVIDIA's official StyleGAN `dataset_tool.py` unmodified on TensorFlow 2.x, for side-by-side
 benchmarks and parity checks only (never imported by the package or the tests).
 
-    python bench/dataset_official_shim.py [--official_dir /work/ref/stylegan] <dataset_tool args...>
-    e.g. python bench/dataset_official_shim.py create_from_images /tmp/out /tmp/pngs --shuffle 1
+    python bench/official/run_dataset_tool.py [--official_dir DIR] <dataset_tool args...>
+    e.g. python bench/official/run_dataset_tool.py create_from_images /tmp/out /tmp/pngs --shuffle 1
 
 The official checkout is NOT part of this repository; point --official_dir at a clone of
 NVlabs/stylegan. Runtime shims installed before the official code is imported:
   * `tf.compat.v1` with v2 behaviour disabled, installed as sys.modules['tensorflow'];
-  * NumPy 2 stand-ins: `ndarray.tostring` (= tobytes) and binary `np.fromstring` (= frombuffer);
+  * NumPy 2 stand-ins (shim.py's): `ndarray.tostring` (= tobytes) and binary `np.fromstring` (= frombuffer);
   * `PIL.Image.ANTIALIAS` = LANCZOS;
   * stub `tensorboard` modules (imported by dnnlib/tflib/autosummary.py, unused here);
   * when OpenCV is not installed, a stub `cv2` whose `imdecode` returns None: create_lsun imports
@@ -19,8 +19,6 @@ Prints one line `OFFICIAL_TIMING {"command": ..., "seconds": ..., "images": ...}
 time and CPU time of the command function itself (TensorFlow import and start-up excluded).
 """
 
-import ctypes
-import gc
 import json
 import os
 import runpy
@@ -28,27 +26,12 @@ import sys
 import time
 import types
 
-DEFAULT_OFFICIAL_DIR = "/work/ref/stylegan"
-
-
-def _add_type_attribute(cls, name, value):
-    """Adds an attribute to a built-in type (here np.ndarray) at run time."""
-    gc.get_referents(cls.__dict__)[0][name] = value
-    ctypes.pythonapi.PyType_Modified(ctypes.py_object(cls))
+import shim  # bench/official/shim.py (this script's directory is on sys.path)
 
 
 def install_shims():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import numpy as np
-    if not hasattr(np.ndarray, "tostring"):
-        _add_type_attribute(np.ndarray, "tostring", np.ndarray.tobytes)
-    orig_fromstring = np.fromstring
-
-    def fromstring(string, dtype=float, count=-1, sep="", **kw):
-        if sep == "":
-            return np.frombuffer(string, dtype=dtype, count=count).copy()
-        return orig_fromstring(string, dtype=dtype, count=count, sep=sep, **kw)
-    np.fromstring = fromstring
+    shim.install_numpy_shims()
 
     import PIL.Image
     if not hasattr(PIL.Image, "ANTIALIAS"):
@@ -74,14 +57,15 @@ def install_shims():
 
 
 def main(argv):
-    official_dir = DEFAULT_OFFICIAL_DIR
+    official_dir = None
     if len(argv) >= 2 and argv[0] == "--official_dir":
         official_dir, argv = argv[1], argv[2:]
+    official_dir = shim.official_dir_from([], default=official_dir)
     official_dir = os.path.abspath(official_dir)
     script = os.path.join(official_dir, "dataset_tool.py")
     if not os.path.isfile(script):
         sys.exit("Error: %s not found; pass --official_dir <clone of NVlabs/stylegan>" % script)
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # our repo root
     sys.path[:] = [official_dir] + [p for p in sys.path if os.path.abspath(p or ".") != here]
     for mod in list(sys.modules):
         if mod.split(".")[0] in ("dnnlib", "training"):

@@ -1,16 +1,74 @@
-"""Locating training runs, their network snapshots and their training configuration
-(the official `training/misc.py` helpers, kept here so that metrics do not depend on the trainer).
+"""The run directory: its one writer (training) and one reader (resume, metrics, figures) agree here.
 
-A run directory is `<result_dir>/<NNNNN>-<desc>` holding `network-snapshot-<kimg>.pkl` files,
-optionally `network-final.pkl`, and its configuration: `config.json` (a dict with `dataset`,
-`train` and optionally `data_dir`) or the official `config.txt` (lines `'dataset': {...},`).
+A run directory is `<result_dir>/<NNNNN>-<desc>` (the official naming) holding `network-snapshot-<kimg>.pkl`
+files, optionally `network-final.pkl`, a `training-state-<kimg>.pkl` beside each (ours: optimizer,
+position, random stream), the image grids `reals.png` and `fakes<kimg>.png`, `log.txt`, TensorBoard
+event files, and its configuration: `config.json` (a dict with `dataset`, `train` and optionally
+`data_dir`) and the official `config.txt` (lines `'dataset': {...},`). The locate functions are the
+official `training/misc.py` helpers.
 """
 
 import ast
 import glob
 import json
 import os
+import pprint
 import re
+
+REALS_NAME = "reals.png"
+FINAL_NAME = "network-final.pkl"
+
+
+def snapshot_name(kimg):
+    """`network-snapshot-<kimg, 6 digits>.pkl`."""
+    return "network-snapshot-%06d.pkl" % int(kimg)
+
+
+def fakes_name(kimg):
+    """`fakes<kimg, 6 digits>.png`, the generated image grid of a snapshot."""
+    return "fakes%06d.png" % int(kimg)
+
+
+def state_path_for(pkl_path):
+    """Training-state file saved beside a snapshot (optimizer, position, random stream)."""
+    name = os.path.basename(pkl_path)
+    m = re.match(r"network-snapshot-(\d+)\.pkl$", name)
+    tag = m.group(1) if m else os.path.splitext(name)[0].replace("network-", "")
+    return os.path.join(os.path.dirname(pkl_path), "training-state-%s.pkl" % tag)
+
+
+def kimg_from_snapshot_name(pkl_path):
+    """The kimg of `network-snapshot-<kimg>.pkl`, 0 for any other name."""
+    m = re.match(r"network-snapshot-(\d+)\.pkl$", os.path.basename(pkl_path))
+    return float(m.group(1)) if m else 0.0
+
+# ----------------------------------------------------------------------------
+# Writing.
+
+
+def create_run_dir(result_dir, desc):
+    """A new `<result_dir>/<NNNNN>-<desc>` with the next free run id (the official naming)."""
+    os.makedirs(result_dir, exist_ok=True)
+    while True:
+        ids = [int(m.group(1)) for m in (re.match(r"^(\d+)-", d) for d in os.listdir(result_dir)) if m]
+        run_dir = os.path.join(result_dir, "%05d-%s" % (max(ids, default=-1) + 1, desc))
+        try:
+            os.makedirs(run_dir)
+            return run_dir
+        except FileExistsError:
+            continue
+
+
+def write_config(run_dir, cfg):
+    """config.txt (the official layout: one `'group': {...},` line per group) and config.json, atomically."""
+    import dnnlib
+    lines = ["%r: %s" % (k, pprint.pformat(dict(v) if isinstance(v, dict) else v, width=10 ** 6))
+             for k, v in cfg.items()]
+    dnnlib.util.write_text_atomic(os.path.join(run_dir, "config.txt"), "{" + ",\n ".join(lines) + "}\n")
+    dnnlib.util.write_text_atomic(os.path.join(run_dir, "config.json"), json.dumps(cfg, indent=2, default=str) + "\n")
+
+# ----------------------------------------------------------------------------
+# Reading.
 
 
 def locate_run_dir(run_id_or_run_dir, result_dir="results"):
@@ -36,8 +94,8 @@ def list_network_pkls(run_id_or_run_dir, include_final=True, result_dir="results
     """Snapshots of a run in order; network-final.pkl last (if include_final)."""
     run_dir = locate_run_dir(run_id_or_run_dir, result_dir)
     pkls = sorted(glob.glob(os.path.join(run_dir, "network-*.pkl")))
-    final = [p for p in pkls if os.path.basename(p) == "network-final.pkl"]
-    pkls = [p for p in pkls if os.path.basename(p) != "network-final.pkl"]
+    final = [p for p in pkls if os.path.basename(p) == FINAL_NAME]
+    pkls = [p for p in pkls if os.path.basename(p) != FINAL_NAME]
     return pkls + (final if include_final else [])
 
 
@@ -57,6 +115,21 @@ def locate_network_pkl(run_id_or_run_dir_or_network_pkl, snapshot_or_network_pkl
         except (ValueError, TypeError):
             pass
     raise IOError("cannot locate network pickle for snapshot %r in %s" % (snapshot_or_network_pkl, run_id_or_run_dir_or_network_pkl))
+
+
+def locate_latest_snapshot(path):
+    """For --resume: `path` if it is a file, else the run's `network-final.pkl` or newest snapshot."""
+    if os.path.isfile(path):
+        return path
+    if not os.path.isdir(path):
+        raise FileNotFoundError("--resume: no such snapshot or run directory: %s" % path)
+    final = os.path.join(path, FINAL_NAME)
+    if os.path.isfile(final):
+        return final
+    pkls = sorted(glob.glob(os.path.join(path, "network-snapshot-*.pkl")))
+    if not pkls:
+        raise FileNotFoundError("--resume: run directory %s holds no network-snapshot-*.pkl" % path)
+    return pkls[-1]
 
 
 def get_id_string_for_network_pkl(network_pkl):

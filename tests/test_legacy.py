@@ -13,11 +13,11 @@ import pytest
 
 import dnnlib.tflib as tflib
 from dnnlib.tflib.network import Network
-from training import misc
+from stylegan_tf import legacy
 
-from test_networks import SMALL, official_d_vars, official_mapping_vars, official_synthesis_vars, randomize
+from conftest import ROOT, SMALL, randomize
+from test_networks import official_d_vars, official_mapping_vars, official_synthesis_vars
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_nets():
@@ -46,12 +46,13 @@ def test_state_layout():
     assert D.__getstate__()["build_func_name"] == "D_basic"
 
 
+@pytest.mark.slow
 def test_round_trip_fresh_process_bit_exact(tmp_path, monkeypatch):
     # One upfirdn2d implementation in both processes ('auto' may pick the compiled op in one of them).
     monkeypatch.setenv("STYLEGAN_TF_UPFIRDN2D_IMPL", "ref")
     G, D, Gs = make_nets()
     pkl = str(tmp_path / "network-snapshot-000000.pkl")
-    misc.save_pkl((G, D, Gs), pkl)
+    legacy.save_pkl((G, D, Gs), pkl)
     assert os.listdir(tmp_path) == ["network-snapshot-000000.pkl"]  # no temp files left behind
     rnd = np.random.RandomState(3)
     z = rnd.randn(4, 16).astype(np.float32)
@@ -134,7 +135,7 @@ def test_official_layout_pickle_loads_and_runs(tmp_path):
     assert b"numpy.core.multiarray" in data
     path = tmp_path / "karras2019stylegan-test.pkl"
     path.write_bytes(data)
-    G, D, Gs = misc.load_pkl(str(path))
+    G, D, Gs = legacy.load_pkl(str(path))
     assert isinstance(Gs, Network) and Gs.name == "Gs" and Gs._build_module_src is None
     assert set(Gs.components) == {"synthesis", "mapping"}
     # Values land under the official names, whatever their order in the pickle.
@@ -152,10 +153,10 @@ def test_mismatched_official_state_is_refused():
     kw = dict(SMALL)
     bad = official_state("D", "D_basic", official_d_vars(32, 128, 32, 3)[:-1], kw)
     with pytest.raises(pickle.UnpicklingError, match="missing"):
-        misc.load_pkl_from_file(io.BytesIO(pickle.dumps(bad)))
+        legacy.load_pkl_from_file(io.BytesIO(pickle.dumps(bad)))
     unknown = official_state("D", "D_stylegan2", official_d_vars(32, 128, 32, 3), kw)
     with pytest.raises(pickle.UnpicklingError, match="D_stylegan2"):
-        misc.load_pkl_from_file(io.BytesIO(pickle.dumps(unknown)))
+        legacy.load_pkl_from_file(io.BytesIO(pickle.dumps(unknown)))
 
 
 class _Evil:
@@ -170,27 +171,27 @@ def test_malicious_pickle_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"G": _Evil(str(marker))}))
-    with pytest.raises(misc.UnsafePickleError, match="posix.system|os.system"):
-        misc.load_pkl(str(path))
+    with pytest.raises(legacy.UnsafePickleError, match="posix.system|os.system"):
+        legacy.load_pkl(str(path))
     assert not marker.exists()
     # A pickle smuggling an import through a "network" state is refused the same way.
     payload = official_pickle_bytes().replace(b"numpy._core.multiarray\n_reconstruct", b"subprocess\ncall")
     with pytest.raises(pickle.UnpicklingError):
-        misc.load_pkl_from_file(io.BytesIO(payload))
+        legacy.load_pkl_from_file(io.BytesIO(payload))
 
 
 def test_bad_pickle_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.pkl"):
-        misc.load_pkl(str(tmp_path / "missing.pkl"))
+        legacy.load_pkl(str(tmp_path / "missing.pkl"))
     G, D, Gs = make_nets()
     truncated = tmp_path / "truncated.pkl"
     truncated.write_bytes(pickle.dumps((G, D, Gs))[:1000])
     with pytest.raises(pickle.UnpicklingError, match="truncated.pkl"):
-        misc.load_pkl(str(truncated))
+        legacy.load_pkl(str(truncated))
     garbage = tmp_path / "garbage.pkl"
     garbage.write_bytes(b"this is not a pickle")
     with pytest.raises(pickle.UnpicklingError, match="garbage.pkl"):
-        misc.load_pkl(str(garbage))
+        legacy.load_pkl(str(garbage))
 
 
 def test_save_pkl_is_atomic(tmp_path, monkeypatch):
@@ -201,7 +202,7 @@ def test_save_pkl_is_atomic(tmp_path, monkeypatch):
         def __reduce__(self):
             raise RuntimeError("interrupted while pickling")
     with pytest.raises(RuntimeError):
-        misc.save_pkl((Boom(),), str(path))
+        legacy.save_pkl((Boom(),), str(path))
     assert path.read_bytes() == b"previous good snapshot"
     assert os.listdir(tmp_path) == ["network-snapshot-000001.pkl"]
 
@@ -217,3 +218,10 @@ def test_func_name_spellings():
         assert tflib.Network("G", func_name=func, **kw)._build_func_name == "G_paper"
     with pytest.raises(ValueError, match="unknown network build function"):
         tflib.Network("G", func_name="G_nonexistent", **kw)
+
+
+def test_official_module_path_training_misc():
+    """`training.misc` (the official path) re-exports the one loader and saver."""
+    from training import misc
+    assert misc.load_pkl is legacy.load_pkl and misc.save_pkl is legacy.save_pkl
+    assert misc.UnsafePickleError is legacy.UnsafePickleError

@@ -1,6 +1,6 @@
 """Writes N deterministic photo-like PNGs (smooth colour fields plus grain) for the dataset benchmarks.
 
-    python bench/dataset_make_pngs.py OUT_DIR [--count 1000] [--resolution 256] [--seed 0]
+    python bench/common/dataset_make_pngs.py OUT_DIR [--count 1000] [--resolution 256] [--seed 0]
 
 Each PNG is about 110 KB at 256x256 (the raw multi-resolution records take ~2.4x that),
 similar to real photographs; pure noise would be unrealistically incompressible.

@@ -1,4 +1,4 @@
-"""Flags and timing loop shared by bench/bench_networks.py (ours) and bench/official/bench_networks.py
+"""Flags and timing loop shared by bench/ours/bench_networks.py (ours) and bench/official/bench_networks.py
 (the official networks): pure Python, so both processes can import it."""
 
 import time

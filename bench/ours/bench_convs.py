@@ -8,7 +8,7 @@ its convolution GFLOP/s (bench_train.py / official/bench_train.py with --count_f
 this number, only faster convolutions (layout, dtype) can make the step faster.
 
 Usage:
-  python bench/bench_convs.py [--minibatch 8] [--layouts NCHW,NHWC] [--dtypes float32,bfloat16] [--reps 8]
+  python bench/ours/bench_convs.py [--minibatch 8] [--layouts NCHW,NHWC] [--dtypes float32,bfloat16] [--reps 8]
 """
 
 import argparse

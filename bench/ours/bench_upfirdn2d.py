@@ -17,10 +17,10 @@ resolution=64, fmap_base=2048) (grads of mean(G(z)) w.r.t. its trainables) and o
 the same arguments (grads of mean(D(x))), minibatch 8, per impl.
 
 Usage:
-  python bench/bench_upfirdn2d.py [--ops blur,upscale,downscale] [--res 8,16,...,1024]
+  python bench/ours/bench_upfirdn2d.py [--ops blur,upscale,downscale] [--res 8,16,...,1024]
       [--modes fwd,fwdbwd] [--impls ref,custom] [--minibatch 8] [--max_elems 0]
       [--nets G,D] [--net_steps 5] [--min_time 1.0] [--json out.jsonl]
-  python bench/bench_upfirdn2d.py --report out.jsonl     (markdown tables for BENCHMARKS.md)
+  python bench/ours/bench_upfirdn2d.py --report out.jsonl     (markdown tables for BENCHMARKS.md)
 --max_elems N > 0 lowers the channel count where minibatch*C*H*W would exceed N (reported).
 """
 
@@ -30,7 +30,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
 ALL_RES = [8, 16, 32, 64, 128, 256, 512, 1024]
 

@@ -1,9 +1,9 @@
 """A small built-in dataset that needs no download: scikit-learn's bundled handwritten digits
 (1,797 images of 8x8, 10 classes) upscaled to 32x32, written in the official TFRecord format.
 
-    from training.dataset_demo import get_demo_dataset
+    from stylegan_tf.data.demo import get_demo_dataset
     tfrecord_dir = get_demo_dataset()            # built once (~1 s), then reused
-    dset = training.dataset.load_dataset(tfrecord_dir=tfrecord_dir, max_label_size='full')
+    dset = stylegan_tf.data.reader.load_dataset(tfrecord_dir=tfrecord_dir, max_label_size='full')
 
 Colour version (default, channels=3): each class gets its own ink colour on a dark background, so
 a conditional model's labels are visible in the samples; channels=1 gives grayscale digits.
@@ -14,7 +14,9 @@ import os
 
 import numpy as np
 
-from training.dataset_format import DatasetError, DatasetWriter, inspect_dataset, shuffled_order
+from stylegan_tf.data.info import inspect_dataset
+from stylegan_tf.data.tfrecord import DatasetError
+from stylegan_tf.data.writer import DatasetWriter, shuffled_order
 
 # Ink colours of the ten classes (RGB), chosen to be distinct.
 _PALETTE = np.array([

@@ -1,4 +1,4 @@
-"""Timing of one D+G training step and the JSON record, shared by bench/bench_train.py (ours) and
+"""Timing of one D+G training step and the JSON record, shared by bench/ours/bench_train.py (ours) and
 bench/official/bench_train.py (the official graph): pure Python/NumPy, so both processes can import it."""
 
 import json
@@ -22,7 +22,7 @@ def add_step_args(p):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--json", default=None, help="also append the JSON line to this file")
     p.add_argument("--profile", default=None, metavar="DIR",
-                   help="after timing, profile --profile_steps more steps into DIR (see bench/profile_summary.py)")
+                   help="after timing, profile --profile_steps more steps into DIR (see bench/common/profile_summary.py)")
     p.add_argument("--profile_steps", type=int, default=2)
 
 
@@ -84,7 +84,7 @@ def train_step_record(impl, args, mb, phase_res, timing, build_s, G_params, D_pa
 
 def profile_train_steps(run_D, run_G, steps, logdir):
     """Run `steps` more D+G steps under TensorFlow's profiler, trace written to `logdir`
-    (summarise with bench/profile_summary.py)."""
+    (summarise with bench/common/profile_summary.py)."""
     from tensorflow.python.profiler import profiler_v2 as profiler  # also importable under the TF1 shim
     profiler.start(logdir)
     try:
