@@ -90,6 +90,97 @@ def read_file_or_url(path_or_url, cache_dir=None, sha256=None, what="file"):
 # ----------------------------------------------------------------------------
 # Inception-v3 (2015-12-05 GraphDef).
 
+def _copy_node(node, name=None, op=None, inputs=None):
+    from tensorflow.core.framework import node_def_pb2
+    out = node_def_pb2.NodeDef()
+    out.CopyFrom(node)
+    if name is not None:
+        out.name = name
+    if op is not None:
+        out.op = op
+    if inputs is not None:
+        del out.input[:]
+        out.input.extend(inputs)
+    return out
+
+
+def _new_node(like, name, op, inputs, **attrs):
+    """A NodeDef on `like`'s device; attrs are AttrValue protos."""
+    from tensorflow.core.framework import node_def_pb2
+    out = node_def_pb2.NodeDef(name=name, op=op, input=list(inputs), device=like.device)
+    for key, value in attrs.items():
+        out.attr[key].CopyFrom(value)
+    return out
+
+
+def _rewrite_batch_norm_with_global_normalization(node):
+    """BatchNormWithGlobalNormalization(t, m, v, beta, gamma) -> current ops, the kernel's formula:
+    (t - m) * (rsqrt(v + variance_epsilon) [* gamma if scale_after_normalization]) + beta.
+    The last node keeps the original name, so consumers are unchanged."""
+    from tensorflow.core.framework import attr_value_pb2
+    A = attr_value_pb2.AttrValue
+    t, m, v, beta, gamma = node.input[:5]
+    ctrl = [i for i in node.input[5:] if i.startswith("^")]
+    dtype = node.attr["T"]
+    eps = float(node.attr["variance_epsilon"].f)
+    p = node.name + "/_rewritten/"
+    eps_tensor = tf.make_tensor_proto(np.asarray(eps, tf.as_dtype(dtype.type).as_numpy_dtype))
+    nodes = [_new_node(node, p + "variance_epsilon", "Const", ctrl, dtype=dtype, value=A(tensor=eps_tensor)),
+             _new_node(node, p + "add", "AddV2", [v, p + "variance_epsilon"], T=dtype),
+             _new_node(node, p + "rsqrt", "Rsqrt", [p + "add"], T=dtype)]
+    scale = p + "rsqrt"
+    if node.attr["scale_after_normalization"].b:
+        nodes.append(_new_node(node, p + "scale", "Mul", [scale, gamma], T=dtype))
+        scale = p + "scale"
+    nodes += [_new_node(node, p + "sub", "Sub", [t, m] + ctrl, T=dtype),
+              _new_node(node, p + "mul", "Mul", [p + "sub", scale], T=dtype),
+              _new_node(node, node.name, "AddV2", [p + "mul", beta], T=dtype)]
+    return nodes
+
+
+def _rewrite_concat_v1(node):
+    """Concat(concat_dim, values...) -> ConcatV2(values..., axis)."""
+    from tensorflow.core.framework import attr_value_pb2
+    data = [i for i in node.input if not i.startswith("^")]
+    ctrl = [i for i in node.input if i.startswith("^")]
+    out = _copy_node(node, op="ConcatV2", inputs=data[1:] + data[:1] + ctrl)
+    out.attr["Tidx"].CopyFrom(attr_value_pb2.AttrValue(type=tf.int32.as_datatype_enum))
+    return [out]
+
+
+# Ops of old GraphDefs that a current TensorFlow refuses or that have a current successor, and
+# their rewrites into current ops with the same arithmetic (see docs/metrics.md).
+LEGACY_OP_REWRITES = {
+    "BatchNormWithGlobalNormalization": _rewrite_batch_norm_with_global_normalization,  # gone from GraphDef v9
+    "Concat": _rewrite_concat_v1,  # v1 concat: axis first
+}
+
+
+def modernize_graph_def(graph_def, source="<graph>"):
+    """A copy of `graph_def` with every legacy node (LEGACY_OP_REWRITES) rewritten into current ops,
+    producer set to this TensorFlow's GraphDef version. Raises FeatureNetworkError naming the first
+    op this TensorFlow does not know or no longer runs."""
+    from tensorflow.core.framework import graph_pb2
+    from tensorflow.python.framework import op_def_registry
+    out = graph_pb2.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        rewrite = LEGACY_OP_REWRITES.get(node.op)
+        new_nodes = rewrite(node) if rewrite is not None else [node]
+        for n in new_nodes:
+            op_def = op_def_registry.get(n.op)
+            if op_def is None:
+                raise FeatureNetworkError("%s: node %s uses op %s, unknown to TensorFlow %s"
+                                          % (source, n.name, n.op, tf.__version__))
+            if op_def.HasField("deprecation") and op_def.deprecation.version <= tf.version.GRAPH_DEF_VERSION:
+                raise FeatureNetworkError("%s: node %s uses op %s, removed in GraphDef version %d (no rewrite known)"
+                                          % (source, n.name, n.op, op_def.deprecation.version))
+        out.node.extend(new_nodes)
+    out.versions.producer = max(out.versions.producer, tf.version.GRAPH_DEF_VERSION)
+    return out
+
+
 class InceptionFeatures:
     """Inception-v3 pool_3 features of uint8 images, from the 2015-12-05 GraphDef.
 
@@ -110,6 +201,8 @@ class InceptionFeatures:
                 raise FeatureNetworkError("%s has no tensor %s: not the Inception-v3 graph" % (source, tensor))
         self.sha256 = sha256
         self.source = source
+        self.legacy_ops = sorted({n.op for n in graph_def.node if n.op in LEGACY_OP_REWRITES})
+        graph_def = modernize_graph_def(graph_def, source)
 
         def _import(x):
             out, = tf.graph_util.import_graph_def(graph_def, input_map={INCEPTION_INPUT: x},
@@ -299,6 +392,7 @@ def load_classifier(path_or_url, cache_dir=None, sha256=None):
     if isinstance(net, (tuple, list)):
         net = net[-1]
     net.sha256 = digest
+    net.source = str(path_or_url)
     return net
 
 

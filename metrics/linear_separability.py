@@ -8,6 +8,8 @@ entropy H(classifier label | SVM label) in bits is computed from the 2x2 joint f
 per space: 2 ** sum_i H_i (the official code; the paper writes exp(sum_i H_i)).
 """
 
+import hashlib
+import os
 from collections import defaultdict
 
 import numpy as np
@@ -100,10 +102,21 @@ class LS(metric_base.MetricBase):
         except feature_nets.FeatureNetworkError as e:
             raise metric_base.MetricError(str(e)) from None
 
+    def _note_classifiers(self, classifiers):
+        """One note for all classifiers: the single file, or '<dir or first file>+N' and the SHA-256
+        of their SHA-256s in attribute order."""
+        if len(classifiers) == 1:
+            self._note_feature_net("ls_classifier", classifiers[0].source, classifiers[0].sha256)
+            return
+        combined = hashlib.sha256("".join(c.sha256 for c in classifiers).encode("ascii")).hexdigest()
+        first = classifiers[0].source
+        self._note_feature_net("ls_classifiers", "%s+%d" % (os.path.basename(first), len(classifiers) - 1), combined)
+
     def _evaluate(self, Gs, num_gpus):
         metric_base.require_style_components(Gs, self.name)
         minibatch_size = num_gpus * self.minibatch_per_gpu
         classifiers = self._load_classifiers(self._active_strategy or tf.distribute.get_strategy())
+        self._note_classifiers(classifiers)
         for clf in classifiers:
             res_clf = int(clf.input_shape[-1])
             res_g = min(int(Gs.output_shape[-1]), 256)

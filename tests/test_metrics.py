@@ -97,6 +97,26 @@ def test_ppl_epsilon_scaling_on_a_standin_distance(files):
         np.testing.assert_allclose(path_length_distances(Gs, const, lat, t, 1e-4, space).numpy(), 3e8, rtol=1e-6)
 
 
+def test_ppl_of_a_bf16_generator_equals_float32(files, tmp_path):
+    """A generator of the bf16 preset: ppl_wend used to crash in lerp and ppl_z* gave mostly 0
+    distances; PPL now measures a float32 copy, so the values equal those of the same weights in float32."""
+    from training import misc
+    bf16 = standins.make_generator_pkl(str(tmp_path / "bf16.pkl"), resolution=32, dtype="bfloat16")
+    G, D, _ = misc.load_pkl(str(tmp_path / "bf16.pkl"))
+    f32 = bf16.clone(dtype="float32")
+    misc.save_pkl((G, D, f32), str(tmp_path / "f32.pkl"))
+    for name in ["ppl_wend", "ppl_zend", "ppl_zfull"]:
+        args = dict(metric_base.get_metric_args(name), num_samples=8, minibatch_per_gpu=4, lpips=files["lpips"],
+                    seed=3, progress=False)
+        values = []
+        for pkl in ["bf16.pkl", "f32.pkl"]:
+            group = metric_base.MetricGroup([args])
+            group.run(str(tmp_path / pkl), log_results=False)
+            values.append(group.get_results()[name])
+        assert values[0] > 0 and np.isfinite(values[0])
+        assert values[0] == pytest.approx(values[1], rel=1e-5), name
+
+
 def test_ppl_crop_and_downsample():
     x = tf.zeros([2, 3, 1024, 1024])
     assert crop_and_resize_for_lpips(x).shape == (2, 3, 256, 256)  # crop 512 -> box-downsample x2
@@ -135,21 +155,108 @@ def test_ls_degenerate_single_class_and_score():
 
 # --- Feature networks from stand-in files in the real formats -------------------------------
 
-def test_inception_graphdef_loading(files, tmp_path):
+def _tf1_session_features(pb_path, images_nhwc):
+    """pool_3 features of a GraphDef imported TF1-style into a tf.compat.v1.Session, UNCHANGED.
+
+    Independent of the loader under test: no rewriting at all. The legacy nodes run on
+    TensorFlow's own kernels (BatchNormWithGlobalNormalization and v1 Concat are still registered
+    and a TF1-style import honours the file's producer version 5); only the feed point is the
+    same (ExpandDims:0, with the batch dimension left open as TTUR's fid.py does)."""
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(open(pb_path, "rb").read())
+    graph = tf.Graph()
+    with graph.as_default():
+        ph = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
+        pool, = tf.compat.v1.import_graph_def(graph_def, input_map={"ExpandDims:0": ph}, return_elements=["pool_3:0"],
+                                              name="")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            return sess.run(pool, {ph: images_nhwc.astype(np.float32)})
+
+
+def test_inception_standin_has_the_2015_traits(files):
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(open(files["inception"], "rb").read())
+    nodes = {n.name: n for n in graph_def.node}
+    assert graph_def.versions.producer == 5
+    ops = {n.op for n in graph_def.node}
+    assert {"BatchNormWithGlobalNormalization", "Concat", "MaxPool", "AvgPool", "CheckNumerics", "DecodeJpeg",
+            "ResizeBilinear", "Softmax"} <= ops and "ConcatV2" not in ops and "FusedBatchNorm" not in ops
+    bn = [n for n in graph_def.node if n.op == "BatchNormWithGlobalNormalization"]
+    assert {n.attr["scale_after_normalization"].b for n in bn} == {False, True}
+    assert all(n.attr["variance_epsilon"].f == pytest.approx(0.001) for n in bn)
+    assert any(n.op == "Conv2D" and n.attr["padding"].s == b"VALID" for n in graph_def.node)
+    assert nodes["mixed/join"].op == "Concat" and nodes["mixed/join"].input[0] == "mixed/join/concat_dim"
+    chain = ["DecodeJpeg/contents", "DecodeJpeg", "Cast", "ExpandDims", "ResizeBilinear", "Sub", "Mul"]
+    for a, b in zip(chain, chain[1:]):
+        assert nodes[b].input[0] == a
+    assert tf.make_ndarray(nodes["ResizeBilinear/size"].attr["value"].tensor).tolist() == [299, 299]
+    assert tf.make_ndarray(nodes["pool_3/_reshape/shape"].attr["value"].tensor).tolist() == [1, 2048]
+    assert nodes["softmax/logits/MatMul"].input[0] == "pool_3/_reshape"
+    # The plain TF2 way (wrap_function + prune, the loader before the rewrite) refuses this file.
+    def _import(x):
+        return tf.graph_util.import_graph_def(graph_def, input_map={"ExpandDims:0": x}, return_elements=["pool_3:0"])[0]
+    wrapped = tf.compat.v1.wrap_function(_import, [tf.TensorSpec([None, None, None, 3], tf.float32)])
+    with pytest.raises(tf.errors.UnimplementedError, match="BatchNormWithGlobalNormalization"):
+        wrapped.prune(feeds=wrapped.inputs[0], fetches=wrapped.outputs[0])
+
+
+def test_inception_features_equal_a_tf1_session(files):
     inc = feature_nets.load_inception(files["inception"])
-    x = np.random.RandomState(0).randint(0, 256, [3, 3, 32, 32]).astype(np.uint8)
+    assert inc.legacy_ops == ["BatchNormWithGlobalNormalization", "Concat"]
+    x = np.random.RandomState(0).randint(0, 256, [3, 3, 32, 40]).astype(np.uint8)
     f = inc.features(x).numpy()
-    assert f.shape == (3, 64) and np.isfinite(f).all()
-    # Same inside tf.function (batch known statically) and with a different image size.
+    assert f.shape == (3, 2048) and np.isfinite(f).all() and f.std() > 0
+    ref = _tf1_session_features(files["inception"], x.transpose(0, 2, 3, 1))
+    assert ref.shape == (3, 1, 1, 2048)  # any batch fed past the static-batch-1 ExpandDims
+    np.testing.assert_allclose(f, ref.reshape(3, -1), rtol=1e-5, atol=1e-6)
+    # As a tf.function (FID's runner), for another batch and image size.
     f2 = tf.function(lambda im: inc.features(im))(tf.constant(x)).numpy()
     np.testing.assert_allclose(f, f2, rtol=1e-5, atol=1e-6)
-    assert inc.features(np.zeros([2, 3, 64, 64], np.uint8)).shape == (2, 64)
+    assert inc.features(np.zeros([5, 3, 64, 64], np.uint8)).shape == (5, 2048)
     # The official tarball layout is accepted too.
     import tarfile
-    tgz = tmp_path / "inception-2015-12-05.tgz"
+    tgz = files["dir"] / "inception-2015-12-05.tgz"
     with tarfile.open(tgz, "w:gz") as tar:
         tar.add(files["inception"], arcname="classify_image_graph_def.pb")
     np.testing.assert_allclose(feature_nets.load_inception(str(tgz)).features(x).numpy(), f, rtol=1e-6)
+
+
+def test_legacy_op_rewrites_keep_the_numbers():
+    """Each rewrite against the legacy kernel itself, on a graph of just that node (both BN settings)."""
+    from metrics.standins import _GraphWriter
+    rnd = np.random.RandomState(3)
+    for scale_after in (False, True):
+        g = _GraphWriter(5)
+        x = g.node("x", "Placeholder", dtype=tf.float32)
+        params = [g.const("p%d" % i, rnd.uniform(0.2, 2.0, 6)) for i in range(4)]
+        g.node("bn", "BatchNormWithGlobalNormalization", [x] + params, T=tf.float32, variance_epsilon=0.01,
+               scale_after_normalization=scale_after)
+        g.node("cat", "Concat", [g.const("dim", 3, np.int32), "bn", x], N=2, T=tf.float32)
+        data = rnd.randn(2, 3, 4, 6).astype(np.float32)
+        legacy = tf.Graph()
+        with legacy.as_default():
+            ph = tf.compat.v1.placeholder(tf.float32)
+            out, = tf.compat.v1.import_graph_def(g.graph_def, input_map={"x:0": ph}, return_elements=["cat:0"], name="")
+            with tf.compat.v1.Session(graph=legacy) as sess:
+                ref = sess.run(out, {ph: data})
+        modern = feature_nets.modernize_graph_def(g.graph_def)
+        assert {n.op for n in modern.node}.isdisjoint(feature_nets.LEGACY_OP_REWRITES)
+        fn = tf.compat.v1.wrap_function(lambda v: tf.graph_util.import_graph_def(
+            modern, input_map={"x:0": v}, return_elements=["cat:0"], name="")[0], [tf.TensorSpec(None, tf.float32)])
+        np.testing.assert_allclose(fn(tf.constant(data)).numpy(), ref, rtol=1e-6, atol=1e-6)
+        # The formula, in NumPy, too.
+        m, v, b, gm = [tf.make_ndarray(n.attr["value"].tensor) for n in g.graph_def.node if n.name in ("p0", "p1", "p2", "p3")]
+        bn = (data - m) / np.sqrt(v + 0.01) * (gm if scale_after else 1) + b
+        np.testing.assert_allclose(ref[..., :6], bn, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_legacy_op_is_one_line_error(tmp_path):
+    from metrics.standins import _GraphWriter
+    g = _GraphWriter(5)
+    x = g.node("x", "Placeholder", dtype=tf.float32)
+    g.node("y", "BatchNormWithLocalMagic", [x], T=tf.float32)
+    with pytest.raises(feature_nets.FeatureNetworkError, match="node y uses op BatchNormWithLocalMagic"):
+        feature_nets.modernize_graph_def(g.graph_def, "g.pb")
 
 
 def test_feature_network_errors(files, tmp_path):
@@ -229,7 +336,8 @@ def test_classifier_pickle_is_progan_d_paper(files):
 
 # --- MetricBase: result line, result file, cache, config of a run --------------------------
 
-RESULT_RE = re.compile(r"^(?P<net>.{30}) time (?P<time>.{12})( (?P<metric>\S+) (?P<value>[-0-9.e+]+\s*))+$")
+RESULT_RE = re.compile(r"^(?P<net>.{30}) time (?P<time>.{12})( (?P<metric>\S+) (?P<value>[-0-9.e+]+\s*))+"
+                       r"( \[(?P<kind>\S+) (?P<file>\S+) sha256:(?P<sha>[0-9a-f]{12}|unknown)\])*$")
 
 
 def test_result_string_format():
@@ -242,6 +350,11 @@ def test_result_string_format():
     assert s[:30] == "%-30s" % "...2345-with-a-very-long-name"  # "..." + the last 26 characters
     assert s[30:48] == " time 1h 02m 05s  "
     assert s[48:] == " dummy 4.4159     dummy_w 1.5000    "
+    assert RESULT_RE.match(s)
+    # Feature networks are named: file name and the first 12 hex digits of the SHA-256.
+    m._note_feature_net("inception", "/x/inception-2015-12-05.tgz", "0123456789abcdef" * 4)
+    s = m.get_result_str()
+    assert s.endswith(" dummy_w 1.5000     [inception inception-2015-12-05.tgz sha256:0123456789ab]")
     assert RESULT_RE.match(s)
 
 
