@@ -349,16 +349,29 @@ def save_lpips_weights(weights, path):
 
 
 def load_lpips(path_or_url, cache_dir=None, sha256=None):
-    """LPIPSVGG16 from an `.npz` weights file (path or URL)."""
-    data, digest = read_file_or_url(path_or_url, cache_dir=cache_dir, sha256=sha256, what="LPIPS weights")
+    """LPIPSVGG16 from any supported LPIPS source (path or URL each; see `metrics.lpips_sources`):
+    NVIDIA's `vgg16_zhang_perceptual.pkl`; the lpips package's `vgg.pth` and torchvision's
+    `vgg16-397923af.pth` given together as 'vgg.pth,vgg16-397923af.pth'; or our `.npz`.
+    `sha256`: expected digest(s), comma-separated in the same order. The network's `source` and
+    `sha256` name the file(s) (two files: the SHA-256 of their two hex digests joined);
+    `mapping` says how each weight was found ('order', or the variable name)."""
+    from metrics import lpips_sources
+    specs = [s.strip() for s in str(path_or_url).split(",")] if path_or_url else [path_or_url]
+    sums = [s.strip() or None for s in sha256.split(",")] if isinstance(sha256, str) else [sha256] * len(specs)
+    if len(sums) != len(specs):
+        raise FeatureNetworkError("--lpips names %d files but --lpips_sha256 has %d checksums" % (len(specs), len(sums)))
+    files, digests = [], []
+    for spec, expected in zip(specs, sums):
+        data, digest = read_file_or_url(spec, cache_dir=cache_dir, sha256=expected, what="LPIPS weights")
+        files.append((data, spec))
+        digests.append(digest)
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            weights = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as e:
-        raise FeatureNetworkError("%s: not an .npz LPIPS weights file (%s); convert the official pickle with "
-                                  "python -m metrics.convert_lpips" % (path_or_url, e)) from None
-    net = LPIPSVGG16(weights, source=str(path_or_url))
-    net.sha256 = digest
+        weights, mapping = lpips_sources.weights_from_files(files)
+    except lpips_sources.LPIPSSourceError as e:
+        raise FeatureNetworkError(str(e)) from None
+    net = LPIPSVGG16(weights, source=",".join(specs))
+    net.sha256 = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode("ascii")).hexdigest()
+    net.mapping = mapping
     return net
 
 

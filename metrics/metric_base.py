@@ -202,7 +202,7 @@ class MetricBase:
     def _note_feature_net(self, kind, source, sha256):
         """Name a feature network in the result line (file name and short SHA-256), so that a value
         from a stand-in or another file can never pass for one from the official network."""
-        name = os.path.basename(str(source).rstrip("/")) or str(source)
+        name = ",".join(os.path.basename(s.rstrip("/")) or s for s in str(source).split(","))
         self._feature_nets.append((kind, name.replace(" ", "_"), sha256))
 
     def get_results(self):

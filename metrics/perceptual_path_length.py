@@ -104,8 +104,8 @@ class PPL(metric_base.MetricBase):
     def _load_lpips(self):
         spec = self.feature_args.lpips
         if spec is None:
-            raise metric_base.MetricError("%s needs LPIPS-VGG16 weights: give --lpips (an .npz made by "
-                                          "python -m metrics.convert_lpips, see docs/metrics.md)" % self.name)
+            raise metric_base.MetricError("%s needs LPIPS-VGG16 weights: give --lpips (vgg16_zhang_perceptual.pkl, or "
+                                          "vgg.pth,vgg16-397923af.pth; see docs/metrics.md)" % self.name)
         try:
             sha = self.feature_args.lpips_sha256
             return self._cached_feature_net(("lpips", spec, sha),

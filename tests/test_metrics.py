@@ -325,6 +325,96 @@ def test_lpips_converter_from_tf1_style_pickle(tmp_path):
     feature_nets.load_lpips(str(dst))
 
 
+def _torch_lpips_files(tmp_path, weights, swap=False):
+    """The two public LPIPS files, written in their own formats from our weights: the lpips
+    package's vgg.pth (legacy torch.save, lin{i}.model.1.weight [1, C, 1, 1]) and torchvision's
+    vgg16-397923af.pth (zip torch.save, features.{idx}.weight [out, in, 3, 3], plus classifier.*)."""
+    from metrics.lpips_sources import TORCHVISION_VGG16_CONV_INDICES
+    lin = {"lin%d.model.1.weight" % i: weights["lin%d/weight" % i].reshape(1, -1, 1, 1) for i in range(5)}
+    vgg = {}
+    for idx, (name, _, _) in zip(TORCHVISION_VGG16_CONV_INDICES, feature_nets.VGG16_CONVS):
+        vgg["features.%d.weight" % idx] = weights[name + "/weight"].transpose(3, 2, 0, 1)
+        vgg["features.%d.bias" % idx] = weights[name + "/bias"]
+    vgg["classifier.0.weight"] = np.ones([4, 8], np.float32)
+    vgg["classifier.0.bias"] = np.ones([4], np.float32)
+    standins.write_torch_checkpoint(lin, str(tmp_path / "vgg.pth"), legacy=True)
+    standins.write_torch_checkpoint(vgg, str(tmp_path / "vgg16-397923af.pth"))
+    names = [str(tmp_path / "vgg.pth"), str(tmp_path / "vgg16-397923af.pth")]
+    return ",".join(names[::-1] if swap else names)
+
+
+def test_lpips_from_the_public_pytorch_files(tmp_path):
+    weights = standins.make_lpips_weights(str(tmp_path / "ref.npz"), widths=1.0 / 16)
+    ref = feature_nets.load_lpips(str(tmp_path / "ref.npz"))
+    rnd = np.random.RandomState(0)
+    a, b = [rnd.uniform(0, 255, [2, 3, 32, 32]).astype(np.float32) for _ in range(2)]
+    expected = ref.distance(a, b).numpy()
+    for swap in (False, True):
+        spec = _torch_lpips_files(tmp_path, weights, swap=swap)
+        net = feature_nets.load_lpips(spec)
+        np.testing.assert_array_equal(net.distance(a, b).numpy(), expected)
+        assert all(v != "order" for v in net.mapping.values())  # every weight found by its name
+        assert net.mapping["conv3_3/weight"] == "features.14.weight" and net.mapping["lin2/weight"] == "lin2.model.1.weight"
+    # Checksums per file, in order; the network's digest covers both.
+    digests = [feature_nets.sha256_of_bytes(open(p, "rb").read()) for p in spec.split(",")]
+    assert feature_nets.load_lpips(spec, sha256=",".join(digests)).sha256 == net.sha256
+    with pytest.raises(feature_nets.FeatureNetworkError, match="wrong checksum"):
+        feature_nets.load_lpips(spec, sha256=digests[0] + ",0" + "0" * 63)
+    # A torchvision file without conv5_3: the error names the missing weight.
+    from metrics import torch_checkpoint
+    vgg = torch_checkpoint.load_state_dict(open(tmp_path / "vgg16-397923af.pth", "rb").read())
+    del vgg["features.28.bias"]
+    standins.write_torch_checkpoint(vgg, str(tmp_path / "vgg16-397923af.pth"))
+    with pytest.raises(feature_nets.FeatureNetworkError, match="no variable for conv5_3/bias"):
+        feature_nets.load_lpips(spec)
+
+
+def test_torch_checkpoint_reader_refuses_code(tmp_path):
+    """A .pth whose pickle references anything but tensors/OrderedDict is refused before anything runs."""
+    import pickle
+    import zipfile
+    from metrics import torch_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    with zipfile.ZipFile(tmp_path / "evil.pth", "w") as z:
+        z.writestr("evil/data.pkl", pickle.dumps({"w": Evil()}, protocol=2))
+        z.writestr("evil/version", "3\n")
+    with pytest.raises(torch_checkpoint.TorchCheckpointError, match="refusing (__builtin__|builtins).print"):
+        torch_checkpoint.load_state_dict(open(tmp_path / "evil.pth", "rb").read(), "evil.pth")
+    with pytest.raises(torch_checkpoint.TorchCheckpointError, match="truncated|not a readable"):
+        standins.write_torch_checkpoint({"w": np.ones([64], np.float32)}, str(tmp_path / "t.pth"), legacy=True)
+        torch_checkpoint.load_state_dict(open(tmp_path / "t.pth", "rb").read()[:-10], "t.pth")
+
+
+def test_lpips_pickle_mapping_by_name_then_order(tmp_path):
+    """NVIDIA-style variable lists: names that say the layer are used; unnamed ones go by order and
+    shape; a variable that fits nowhere is named in the error."""
+    from metrics import lpips_sources
+    weights = standins.make_lpips_weights(str(tmp_path / "ref.npz"), widths=1.0 / 16)
+    named = []
+    for name, _, _ in feature_nets.VGG16_CONVS:
+        named += [("%s/weight" % name, weights[name + "/weight"]), ("%s/bias" % name, weights[name + "/bias"])]
+    named += [("lin%d/weight" % i, weights["lin%d/weight" % i].reshape(1, 1, -1, 1)) for i in range(5)]
+    rng = np.random.RandomState(0)
+    shuffled = [named[i] for i in rng.permutation(len(named))]
+    got, how = lpips_sources.map_arrays(shuffled)
+    assert set(how.values()) == {k for k, _ in named}  # order does not matter when names say the layer
+    for key in weights:
+        np.testing.assert_array_equal(got[key], weights[key])
+    anonymous = [("layer%d/W" % i if a.ndim == 4 else "layer%d/b" % i, a) for i, (_, a) in enumerate(named[:26])]
+    anonymous += [("scale%d/v" % i, a) for i, (_, a) in enumerate(named[26:])]
+    got, how = lpips_sources.map_arrays(anonymous)
+    assert set(how.values()) == {"order"}
+    for key in weights:
+        np.testing.assert_array_equal(got[key], weights[key])
+    with pytest.raises(lpips_sources.LPIPSSourceError, match="variable extra/conv/weight .* fits no LPIPS"):
+        lpips_sources.map_arrays(anonymous + [("extra/conv/weight", np.ones([3, 3, 4, 4], np.float32))])
+    with pytest.raises(lpips_sources.LPIPSSourceError, match="variable conv2_1/weight .shape \\[5\\]. does not fit"):
+        lpips_sources.map_arrays([x for x in named if x[0] != "conv2_1/weight"] + [("conv2_1/weight", np.ones([5], np.float32))])
+
+
 def test_classifier_pickle_is_progan_d_paper(files):
     clf = feature_nets.load_classifier(files["clf"])
     assert clf._build_func_name == "D_paper" and clf.static_kwargs["mbstd_group_size"] == 0
