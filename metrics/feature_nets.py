@@ -409,24 +409,53 @@ def load_classifier(path_or_url, cache_dir=None, sha256=None):
     return net
 
 
+def classifier_attribute_index(path):
+    """Attribute index of an official classifier file name (celebahq-classifier-07-bald.pkl -> 7), else None."""
+    import re
+    m = re.match(r"celebahq-classifier-(\d\d)-([a-z0-9-]+)\.pkl$", os.path.basename(str(path)))
+    if m and int(m.group(1)) < len(CELEBAHQ_ATTRIBUTES) and CELEBAHQ_ATTRIBUTES[int(m.group(1))] == m.group(2):
+        return int(m.group(1))
+    return None
+
+
+def _is_single_file(spec):
+    if dnnlib.util.is_url(spec, allow_file_urls=True):
+        return spec.rstrip("/").endswith(".pkl")
+    return os.path.isfile(spec)
+
+
 def resolve_classifiers(spec, attrib_indices):
-    """Paths/URLs of the classifiers: `spec` is a directory (holding the official file names), a
-    comma-separated list (one per attribute index), or a format string with `%d` / `{idx}`."""
+    """(attribute indices, paths/URLs) of the classifiers. `spec`: a directory or base URL (holding
+    the official file names), a single classifier file (then only its attribute: from the official
+    file name, or the metric's one attribute), a comma-separated list (one per attribute index, or
+    all 40), or a format string with `%d` / `{idx}`."""
     if spec is None:
         raise FeatureNetworkError("LS needs the attribute classifiers: give --ls_classifiers (a directory "
-                                  "with celebahq-classifier-NN-<name>.pkl files, or a comma list)")
+                                  "with celebahq-classifier-NN-<name>.pkl files, one such file, or a comma list)")
     attrib_indices = list(attrib_indices)
     if isinstance(spec, (list, tuple)):
         items = list(spec)
     elif "," in spec:
         items = [s.strip() for s in spec.split(",")]
     elif "%" in spec or "{idx" in spec:
-        return [spec % idx if "%" in spec else spec.format(idx=idx) for idx in attrib_indices]
+        return attrib_indices, [spec % idx if "%" in spec else spec.format(idx=idx) for idx in attrib_indices]
+    elif _is_single_file(spec):
+        idx = classifier_attribute_index(spec)
+        if idx is None:
+            if len(attrib_indices) != 1:
+                raise FeatureNetworkError("--ls_classifiers=%s: one file for %d attributes, and its name is not "
+                                          "celebahq-classifier-NN-<attribute>.pkl" % (spec, len(attrib_indices)))
+            idx = attrib_indices[0]
+        elif idx not in attrib_indices:
+            raise FeatureNetworkError("--ls_classifiers=%s is attribute %d, which this metric does not use" % (spec, idx))
+        return [idx], [spec]
+    elif not dnnlib.util.is_url(spec) and not os.path.isdir(spec):
+        raise FeatureNetworkError("--ls_classifiers: no such file or directory: %s" % spec)
     else:
-        return [os.path.join(spec, classifier_file_name(idx)) if not dnnlib.util.is_url(spec)
-                else spec.rstrip("/") + "/" + classifier_file_name(idx) for idx in attrib_indices]
+        return attrib_indices, [os.path.join(spec, classifier_file_name(idx)) if not dnnlib.util.is_url(spec)
+                                else spec.rstrip("/") + "/" + classifier_file_name(idx) for idx in attrib_indices]
     if len(items) == len(attrib_indices):
-        return items
+        return attrib_indices, items
     if len(items) == 40:
-        return [items[idx] for idx in attrib_indices]
+        return attrib_indices, [items[idx] for idx in attrib_indices]
     raise FeatureNetworkError("--ls_classifiers lists %d files for %d attributes" % (len(items), len(attrib_indices)))

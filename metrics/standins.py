@@ -1,15 +1,16 @@
 """Small stand-in feature networks and generators, written in the SAME file formats as the real ones,
 for tests and benchmarks where the real files cannot be downloaded.
 
-- `make_inception_graphdef`: a frozen TF GraphDef with the tensor names of the 2015-12-05
-  Inception graph (`DecodeJpeg/contents` -> ... -> `ExpandDims` -> `ResizeBilinear` -> `Sub` ->
-  `Mul` -> ... -> `pool_3` -> `pool_3/_reshape` -> `softmax`), random weights. `full=True` puts
-  a randomly initialised Keras Inception-v3 at 299x299 between `Mul` and `pool_3` (2048 features;
-  realistic cost, for speed benchmarks only).
+- `make_inception_graphdef`: the 2015-12-05 Inception GraphDef's format and traits (producer 5,
+  legacy ops, tensor names, shapes), written node by node, random weights; `full=True` has
+  Inception-v3's real layers (for speed benchmarks).
 - `make_lpips_weights`: an LPIPS-VGG16 `.npz` (optionally with narrower layers).
 - `make_classifier_pkl`: an attribute classifier pickle: a `tflib.Network` built by ProGAN `D_paper`
   with `mbstd_group_size=0`, saved with `training.misc.save_pkl`.
-- `make_generator_pkl`: a tiny `(G, D, Gs)` StyleGAN pickle.
+- `make_official_classifier_pkl`: the same classifier in the layout of NVIDIA's pickles (embedded
+  ProGAN source, NumPy 1.x references).
+- `make_generator_pkl`: a tiny `(G, D, Gs)` StyleGAN pickle (optionally bf16).
+- `write_torch_checkpoint`: a state dict in torch.save's zip or legacy layout, without torch.
 """
 
 import numpy as np
@@ -245,6 +246,66 @@ def make_classifier_pkl(path, resolution=32, num_channels=3, fmap_base=64, fmap_
                         resolution=resolution, label_size=0, fmap_base=fmap_base, fmap_max=fmap_max, mbstd_group_size=0)
     misc.save_pkl(clf, path)
     return clf
+
+
+class _OfficialPickledNetwork:
+    """Pickles exactly like an official `dnnlib.tflib.network.Network`: NEWOBJ of that class, then
+    BUILD with the official state dict (version, name, static_kwargs, components,
+    build_module_src, build_func_name, variables)."""
+
+    def __init__(self, state):
+        self.state = state
+
+    @property
+    def __class__(self):  # pickle checks that NEWOBJ's class is the object's class
+        from dnnlib.tflib.network import Network
+        return Network
+
+    def __reduce__(self):
+        import copyreg
+        from dnnlib.tflib.network import Network
+        return copyreg.__newobj__, (Network,), self.state
+
+
+# What NVIDIA's pickles embed as `build_module_src`: the whole source of the module that built the
+# network (here: StyleGAN's training/networks_progan.py). The stand-in's text has the same shape
+# and must never run.
+_PROGAN_MODULE_SRC_STANDIN = (
+    "# Copyright (c) 2019, NVIDIA CORPORATION. All rights reserved. (stand-in for networks_progan.py)\n"
+    "import numpy as np\nimport tensorflow as tf\n\n"
+    "def G_paper(*args, **kwargs):\n    raise RuntimeError('pickled source must never run')\n\n"
+    "def D_paper(images_in, labels_in, num_channels=1, resolution=32, label_size=0, fmap_base=8192,\n"
+    "            fmap_decay=1.0, fmap_max=512, nonlinearity='lrelu', use_wscale=True, mbstd_group_size=4,\n"
+    "            dtype='float32', fused_scale='auto', blur_filter=None, structure='auto', is_template_graph=False,\n"
+    "            **_kwargs):\n    raise RuntimeError('pickled source must never run')\n")
+
+
+def make_official_classifier_pkl(path, resolution=32, fmap_base=64, fmap_max=16, seed=0):
+    """Write an attribute classifier in the layout of NVIDIA's `celebahq-classifier-XX-<attr>.pkl`:
+    one network (not a tuple), state version 3, `build_func_name` 'D_paper' with the ProGAN module's
+    source text in `build_module_src`, ProGAN D_paper variable names (incl. the 0-d `lod` as a
+    NumPy scalar) in a shuffled order, protocol 2 with NumPy 1.x references
+    (`numpy.core.multiarray._reconstruct` / `scalar`). Random weights. Returns the state dict.
+
+    NVIDIA's classifiers are 256x256 with the official fmap sizes; `resolution`/`fmap_*` shrink
+    the stand-in (the loader builds whatever the pickled static_kwargs say)."""
+    import pickle
+    import dnnlib.tflib as tflib
+    kwargs = dict(num_channels=3, resolution=resolution, label_size=0, fmap_base=fmap_base, fmap_max=fmap_max,
+                  mbstd_group_size=0)
+    shapes = tflib.Network("D", func_name="D_paper", **kwargs).own_vars
+    rnd = np.random.RandomState(seed)
+    variables = [(name, np.float32(0.0) if len(var.shape) == 0 else rnd.randn(*var.shape).astype(np.float32))
+                 for name, var in shapes.items()]
+    rnd.shuffle(variables)
+    state = dict(version=3, name="D", static_kwargs=kwargs, components={}, build_module_src=_PROGAN_MODULE_SRC_STANDIN,
+                 build_func_name="D_paper", variables=variables)
+    data = pickle.dumps(_OfficialPickledNetwork(state), protocol=2)
+    data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # as NumPy 1.x wrote them
+    from training import misc
+    with misc.atomic_write(path, "wb") as f:
+        f.write(data)
+    return state
 
 
 def make_generator_pkl(path, resolution=32, seed=0, fmap_base=64, fmap_max=16, latent_size=16, mapping_layers=2,

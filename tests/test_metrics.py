@@ -420,14 +420,48 @@ def test_classifier_pickle_is_progan_d_paper(files):
     assert clf._build_func_name == "D_paper" and clf.static_kwargs["mbstd_group_size"] == 0
     out = clf.get_output_for(tf.zeros([2, 3, 32, 32]), None)
     assert tuple(out.shape) == (2, 1)
-    paths = feature_nets.resolve_classifiers("/c", [0, 39])
-    assert paths == ["/c/celebahq-classifier-00-male.pkl", "/c/celebahq-classifier-39-wearing-necktie.pkl"]
+    d = str(files["dir"])
+    indices, paths = feature_nets.resolve_classifiers(d, [0, 39])
+    assert indices == [0, 39]
+    assert paths == [d + "/celebahq-classifier-00-male.pkl", d + "/celebahq-classifier-39-wearing-necktie.pkl"]
 
 
 # --- MetricBase: result line, result file, cache, config of a run --------------------------
 
 RESULT_RE = re.compile(r"^(?P<net>.{30}) time (?P<time>.{12})( (?P<metric>\S+) (?P<value>[-0-9.e+]+\s*))+"
                        r"( \[(?P<kind>\S+) (?P<file>\S+) sha256:(?P<sha>[0-9a-f]{12}|unknown)\])*$")
+
+
+def test_official_classifier_pickle_loads_safely_and_runs_ls(files, tmp_path, capsys):
+    """NVIDIA's celebahq-classifier-XX-<attr>.pkl layout: one D_paper network with embedded ProGAN
+    source (never run), NumPy 1.x references, shuffled variables; a single file is one attribute."""
+    path = tmp_path / "celebahq-classifier-01-smiling.pkl"
+    state = standins.make_official_classifier_pkl(str(path), resolution=32)
+    data = path.read_bytes()
+    assert b"numpy.core.multiarray" in data and b"numpy._core" not in data and b"def D_paper(" in data
+    clf = feature_nets.load_classifier(str(path))
+    assert clf._build_func_name == "D_paper" and clf._build_module_src is None
+    for name, value in state["variables"]:
+        np.testing.assert_array_equal(clf.get_var(name), value)
+    assert clf.input_shape == [None, 3, 32, 32]
+    assert feature_nets.classifier_attribute_index(str(path)) == 1
+    # --ls_classifiers=<one file>: LS of that attribute only, named in the result line.
+    args = dict(metric_base.ls, num_samples=16, num_keep=8, minibatch_per_gpu=8, ls_classifiers=str(path), seed=1,
+                progress=False)
+    group = metric_base.MetricGroup([args])
+    group.run(files["pkl"], log_results=False)
+    assert set(group.get_results()) == {"ls_z", "ls_w"}
+    assert "attribute 1 (smiling) only" in capsys.readouterr().err
+    sha = feature_nets.sha256_of_bytes(data)[:12]
+    assert group.get_result_str().endswith("[ls_classifier celebahq-classifier-01-smiling.pkl sha256:%s]" % sha)
+    # A file with a non-official name is accepted for a one-attribute metric only.
+    other = tmp_path / "my_classifier.pkl"
+    other.write_bytes(data)
+    assert feature_nets.resolve_classifiers(str(other), [5]) == ([5], [str(other)])
+    with pytest.raises(feature_nets.FeatureNetworkError, match="one file for 40 attributes"):
+        feature_nets.resolve_classifiers(str(other), range(40))
+    with pytest.raises(feature_nets.FeatureNetworkError, match="no such file or directory"):
+        feature_nets.resolve_classifiers(str(tmp_path / "missing"), range(40))
 
 
 def test_result_string_format():
