@@ -41,8 +41,8 @@ class FeatureNetworkError(Exception):
 # Files: path or URL, download cache, SHA-256.
 
 def default_cache_dir():
-    """$STYLEGAN_CACHE_DIR, else ~/.cache/stylegan_tf."""
-    return os.environ.get("STYLEGAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "stylegan_tf")
+    """The project's one cache directory (`dnnlib.util.default_cache_dir`: $STYLEGAN_CACHE_DIR)."""
+    return dnnlib.util.default_cache_dir()
 
 
 def sha256_of_bytes(data):
@@ -50,40 +50,18 @@ def sha256_of_bytes(data):
 
 
 def read_file_or_url(path_or_url, cache_dir=None, sha256=None, what="file"):
-    """Bytes of a local file or a URL (downloaded once into `<cache_dir>/downloads`).
-
-    With `sha256`, the bytes must hash to it. Without, a downloaded file's hash is recorded next to
-    the cached copy on first download and checked on every later use (a truncated or altered cache
-    entry is detected). Returns (bytes, sha256 hex digest).
-    """
+    """(bytes, sha256 hex digest) of a local file or a URL, through the project's download cache
+    (`dnnlib.util.download`: pooch, gdown for Google Drive, checksums recorded and checked)."""
     if path_or_url is None or path_or_url == "":
         raise FeatureNetworkError("no %s given" % what)
-    is_url = dnnlib.util.is_url(path_or_url, allow_file_urls=True)
-    if not is_url and not os.path.isfile(path_or_url):
+    if not dnnlib.util.is_url(path_or_url, allow_file_urls=True) and not os.path.isfile(path_or_url):
         raise FeatureNetworkError("%s not found: %s" % (what, path_or_url))
-    record = None
-    if is_url and not path_or_url.startswith("file://"):
-        cache_dir = os.path.join(cache_dir or default_cache_dir(), "downloads")
-        try:
-            with dnnlib.util.open_url(path_or_url, cache_dir=cache_dir, verbose=True) as f:
-                data = f.read()
-        except IOError as e:
-            raise FeatureNetworkError("could not download %s %s: %s" % (what, path_or_url, e)) from None
-        record = os.path.join(cache_dir, hashlib.md5(path_or_url.encode("utf-8")).hexdigest() + ".sha256")
-    else:
-        with dnnlib.util.open_url(path_or_url) as f:
+    try:
+        path, digest = dnnlib.util.download(path_or_url, cache_dir=cache_dir, sha256=sha256)
+        with open(path, "rb") as f:
             data = f.read()
-    digest = sha256_of_bytes(data)
-    expected = sha256
-    if expected is None and record is not None and os.path.isfile(record):
-        with open(record) as f:
-            expected = f.read().strip() or None
-    if expected is not None and digest != expected.lower():
-        raise FeatureNetworkError("%s %s has the wrong checksum: sha256 %s, expected %s"
-                                  % (what, path_or_url, digest, expected.lower()))
-    if record is not None and not os.path.isfile(record):
-        with open(record, "w") as f:
-            f.write(digest + "\n")
+    except (dnnlib.util.DownloadError, OSError) as e:
+        raise FeatureNetworkError("%s %s: %s" % (what, path_or_url, e)) from None
     return data, digest
 
 
