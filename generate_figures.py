@@ -225,8 +225,8 @@ def draw_truncation(Gs, seeds, psis, minibatch_size=8, progress=None):
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--result_dir", default="results", help="output directory (default: %(default)s)")
-    common.add_argument("--cache_dir", default=None, help="download cache (default: $DNNLIB_CACHE_DIR or "
-                                                          "~/.cache/dnnlib)")
+    common.add_argument("--cache_dir", default=None, help="download cache (default: $STYLEGAN_CACHE_DIR or "
+                                                          "~/.cache/stylegan_tf)")
     common.add_argument("--minibatch_size", type=positive_int, default=8, help="images per run (default: 8)")
     net = argparse.ArgumentParser(add_help=False)
     net.add_argument("--network", default=None, help="generator pickle, path or URL (default: the figure's "

@@ -28,8 +28,8 @@ def main(argv=None):
                              "official example; stored: the network's fixed noise")
     parser.add_argument("--result_dir", default="results", help="output directory (default: results)")
     parser.add_argument("--output", default="example.png", help="file name inside --result_dir (default: example.png)")
-    parser.add_argument("--cache_dir", default=None, help="download cache (default: $DNNLIB_CACHE_DIR or "
-                                                          "~/.cache/dnnlib)")
+    parser.add_argument("--cache_dir", default=None, help="download cache (default: $STYLEGAN_CACHE_DIR or "
+                                                          "~/.cache/stylegan_tf)")
     parser.add_argument("--quiet", action="store_true", help="do not print the layer table")
     args = parser.parse_args(argv)
     if not args.output or os.path.basename(args.output) != args.output:

@@ -1,10 +1,9 @@
-"""Framework-independent helpers: attribute dicts, name lookup, time formatting, atomic file writes, cached URL
-opening."""
+"""Framework-independent helpers: attribute dicts, name lookup, time formatting, progress, atomic file
+writes, and the project's one download cache (pooch; gdown for Google Drive links)."""
 
 import contextlib
 import hashlib
 import importlib
-import io
 import os
 import re
 import signal
@@ -12,7 +11,6 @@ import sys
 import tempfile
 import types
 import urllib.parse
-import urllib.request
 from typing import Any, Tuple
 
 
@@ -287,43 +285,123 @@ def is_url(obj: Any, allow_file_urls: bool = False) -> bool:
         return False
 
 
+# ----------------------------------------------------------------------------
+# Downloads: one cache for the whole project (network pickles, feature networks, statistics).
+
+CACHE_DIR_ENV = "STYLEGAN_CACHE_DIR"
+
+# Checksums known without trusting a download. torchvision names its checkpoints
+# '<name>-<first 8 hex digits of the SHA-256>.pth' (torch.hub's convention), so those prefixes are
+# pinned by the file name itself; NVIDIA and the TensorFlow model zoo publish no checksums.
+KNOWN_SHA256_PREFIXES = {"vgg16-397923af.pth": "397923af"}
+
+
+class DownloadError(IOError):
+    """A URL that cannot be fetched, or a file whose SHA-256 is not the expected one."""
+
+
 def default_cache_dir() -> str:
-    """Cache directory for downloaded files: $DNNLIB_CACHE_DIR, else ~/.cache/dnnlib."""
-    if "DNNLIB_CACHE_DIR" in os.environ:
-        return os.environ["DNNLIB_CACHE_DIR"]
-    return os.path.join(os.path.expanduser("~"), ".cache", "dnnlib")
+    """$STYLEGAN_CACHE_DIR, else ~/.cache/stylegan_tf. Downloads go to its `downloads/` folder."""
+    return os.environ.get(CACHE_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "stylegan_tf")
 
 
-def open_url(url: str, cache_dir: str = None, num_attempts: int = 3, verbose: bool = True) -> Any:
-    """Open a local path or a URL as a binary file object; URLs are downloaded once into `cache_dir`."""
+def is_google_drive_url(url: str) -> bool:
+    try:
+        return urllib.parse.urlparse(url).hostname in ("drive.google.com", "docs.google.com")
+    except ValueError:
+        return False
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _gdown_downloader(progress: bool):
+    """A pooch downloader for Google Drive links: gdown follows Drive's confirmation page."""
+    def download(url, output_file, pooch_obj=None, check_only=False):
+        del pooch_obj
+        import gdown
+        if check_only:
+            return True
+        try:
+            out = gdown.download(url, output=str(output_file), quiet=not progress)
+        except Exception as e:  # gdown raises its own FileURLRetrievalError and requests' errors
+            raise DownloadError("%s: %s" % (url, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)) from None
+        if out is None:
+            raise DownloadError("%s: Google Drive did not deliver the file" % url)
+    return download
+
+
+def download(url: str, cache_dir: str = None, sha256: str = None, progress: bool = True) -> Tuple[str, str]:
+    """(local path, SHA-256) of a URL's file, fetched once into `<cache_dir>/downloads/` with pooch
+    (Google Drive links through gdown) and written under a temporary name until complete.
+
+    `sha256`: the expected digest (overrides any pinned one); a mismatch is an error and the file is
+    not kept. Without it, the digest of the first download is recorded beside the cached file and
+    checked on every later use, so a truncated or altered cache entry is caught; files whose
+    name pins a digest prefix (KNOWN_SHA256_PREFIXES) are checked against it. `file://` URLs and
+    plain paths are read in place (and checked against `sha256` when given)."""
+    import pooch
+    if not is_url(url, allow_file_urls=True):
+        path = url
+    elif url.startswith("file://"):
+        path = urllib.parse.unquote(urllib.parse.urlparse(url).path)
+    else:
+        path = None
+    if path is not None:
+        if not os.path.isfile(path):
+            raise DownloadError("no such file: %s" % path)
+        digest = file_sha256(path)
+        if sha256 is not None and digest != sha256.lower():
+            raise DownloadError("%s has the wrong checksum: sha256 %s, expected %s" % (url, digest, sha256.lower()))
+        return path, digest
+
+    downloads = os.path.join(cache_dir or default_cache_dir(), "downloads")
+    parsed = urllib.parse.urlparse(url)
+    name = os.path.basename(parsed.path) or "download"
+    if is_google_drive_url(url):
+        name = "drive-" + (urllib.parse.parse_qs(parsed.query).get("id", [""])[0] or name)
+    fname = hashlib.md5(url.encode("utf-8")).hexdigest()[:8] + "_" + re.sub(r"[^0-9A-Za-z_.-]", "_", name)
+    record = os.path.join(downloads, fname + ".sha256")
+    expected = sha256.lower() if sha256 else None
+    if expected is None and os.path.isfile(record):
+        with open(record) as f:
+            expected = f.read().strip() or None
+    cached = os.path.join(downloads, fname)
+    if os.path.isfile(cached) and expected is not None and file_sha256(cached) != expected:
+        raise DownloadError("%s: the cached copy %s has the wrong checksum (expected sha256 %s); delete it to download again"
+                            % (url, cached, expected))
+    downloader = _gdown_downloader(progress) if is_google_drive_url(url) else pooch.HTTPDownloader(progressbar=progress)
+    try:
+        path = pooch.retrieve(url, known_hash=("sha256:" + expected) if expected else None, fname=fname,
+                              path=downloads, downloader=downloader)
+    except ValueError as e:  # pooch: "SHA256 hash of downloaded file (...) does not match the known hash"
+        raise DownloadError("%s has the wrong checksum (%s)" % (url, str(e).splitlines()[0])) from None
+    except DownloadError:
+        raise
+    except Exception as e:  # requests' HTTP/connection errors
+        raise DownloadError("could not download %s: %s" % (url, e)) from None
+    digest = file_sha256(path)
+    prefix = KNOWN_SHA256_PREFIXES.get(os.path.basename(parsed.path))
+    if sha256 is None and prefix is not None and not digest.startswith(prefix):
+        os.remove(path)
+        raise DownloadError("%s has the wrong checksum: sha256 %s does not start with %s (pinned by its name)"
+                            % (url, digest, prefix))
+    if not os.path.isfile(record):
+        fd, tmp = tempfile.mkstemp(dir=downloads, prefix=".tmp_")
+        with os.fdopen(fd, "w") as f:
+            f.write(digest + "\n")
+        os.replace(tmp, record)
+    return path, digest
+
+
+def open_url(url: str, cache_dir: str = None, sha256: str = None, verbose: bool = True) -> Any:
+    """Open a local path or a URL as a binary file object (URLs through `download`'s cache)."""
     if not is_url(url, allow_file_urls=True):
         return open(url, "rb")
-    if url.startswith("file://"):
-        return open(urllib.parse.urlparse(url).path, "rb")
-    cache_dir = cache_dir or default_cache_dir()
-    url_md5 = hashlib.md5(url.encode("utf-8")).hexdigest()
-    cache_file = os.path.join(cache_dir, url_md5 + "_" + re.sub(r"[^0-9A-Za-z_.-]", "_", os.path.basename(urllib.parse.urlparse(url).path)))
-    if os.path.isfile(cache_file):
-        return open(cache_file, "rb")
-    last_error = None
-    for attempt in range(num_attempts):
-        try:
-            if verbose:
-                print("Downloading %s ..." % url, end="", flush=True)
-            with urllib.request.urlopen(url) as res:
-                data = res.read()
-            if verbose:
-                print(" done")
-            break
-        except OSError as e:
-            last_error = e
-            if verbose:
-                print(" failed")
-    else:
-        raise IOError("could not download %s: %s" % (url, last_error))
-    os.makedirs(cache_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp_")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, cache_file)
-    return io.BytesIO(data)
+    path, _ = download(url, cache_dir=cache_dir, sha256=sha256, progress=verbose)
+    return open(path, "rb")

@@ -41,8 +41,8 @@ class FeatureNetworkError(Exception):
 # Files: path or URL, download cache, SHA-256.
 
 def default_cache_dir():
-    """$STYLEGAN_CACHE_DIR, else ~/.cache/stylegan_tf."""
-    return os.environ.get("STYLEGAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "stylegan_tf")
+    """The project's one cache directory (`dnnlib.util.default_cache_dir`: $STYLEGAN_CACHE_DIR)."""
+    return dnnlib.util.default_cache_dir()
 
 
 def sha256_of_bytes(data):
@@ -50,45 +50,114 @@ def sha256_of_bytes(data):
 
 
 def read_file_or_url(path_or_url, cache_dir=None, sha256=None, what="file"):
-    """Bytes of a local file or a URL (downloaded once into `<cache_dir>/downloads`).
-
-    With `sha256`, the bytes must hash to it. Without, a downloaded file's hash is recorded next to
-    the cached copy on first download and checked on every later use (a truncated or altered cache
-    entry is detected). Returns (bytes, sha256 hex digest).
-    """
+    """(bytes, sha256 hex digest) of a local file or a URL, through the project's download cache
+    (`dnnlib.util.download`: pooch, gdown for Google Drive, checksums recorded and checked)."""
     if path_or_url is None or path_or_url == "":
         raise FeatureNetworkError("no %s given" % what)
-    is_url = dnnlib.util.is_url(path_or_url, allow_file_urls=True)
-    if not is_url and not os.path.isfile(path_or_url):
+    if not dnnlib.util.is_url(path_or_url, allow_file_urls=True) and not os.path.isfile(path_or_url):
         raise FeatureNetworkError("%s not found: %s" % (what, path_or_url))
-    record = None
-    if is_url and not path_or_url.startswith("file://"):
-        cache_dir = os.path.join(cache_dir or default_cache_dir(), "downloads")
-        try:
-            with dnnlib.util.open_url(path_or_url, cache_dir=cache_dir, verbose=True) as f:
-                data = f.read()
-        except IOError as e:
-            raise FeatureNetworkError("could not download %s %s: %s" % (what, path_or_url, e)) from None
-        record = os.path.join(cache_dir, hashlib.md5(path_or_url.encode("utf-8")).hexdigest() + ".sha256")
-    else:
-        with dnnlib.util.open_url(path_or_url) as f:
+    try:
+        path, digest = dnnlib.util.download(path_or_url, cache_dir=cache_dir, sha256=sha256)
+        with open(path, "rb") as f:
             data = f.read()
-    digest = sha256_of_bytes(data)
-    expected = sha256
-    if expected is None and record is not None and os.path.isfile(record):
-        with open(record) as f:
-            expected = f.read().strip() or None
-    if expected is not None and digest != expected.lower():
-        raise FeatureNetworkError("%s %s has the wrong checksum: sha256 %s, expected %s"
-                                  % (what, path_or_url, digest, expected.lower()))
-    if record is not None and not os.path.isfile(record):
-        with open(record, "w") as f:
-            f.write(digest + "\n")
+    except (dnnlib.util.DownloadError, OSError) as e:
+        raise FeatureNetworkError("%s %s: %s" % (what, path_or_url, e)) from None
     return data, digest
 
 
 # ----------------------------------------------------------------------------
 # Inception-v3 (2015-12-05 GraphDef).
+
+def _copy_node(node, name=None, op=None, inputs=None):
+    from tensorflow.core.framework import node_def_pb2
+    out = node_def_pb2.NodeDef()
+    out.CopyFrom(node)
+    if name is not None:
+        out.name = name
+    if op is not None:
+        out.op = op
+    if inputs is not None:
+        del out.input[:]
+        out.input.extend(inputs)
+    return out
+
+
+def _new_node(like, name, op, inputs, **attrs):
+    """A NodeDef on `like`'s device; attrs are AttrValue protos."""
+    from tensorflow.core.framework import node_def_pb2
+    out = node_def_pb2.NodeDef(name=name, op=op, input=list(inputs), device=like.device)
+    for key, value in attrs.items():
+        out.attr[key].CopyFrom(value)
+    return out
+
+
+def _rewrite_batch_norm_with_global_normalization(node):
+    """BatchNormWithGlobalNormalization(t, m, v, beta, gamma) -> current ops, the kernel's formula:
+    (t - m) * (rsqrt(v + variance_epsilon) [* gamma if scale_after_normalization]) + beta.
+    The last node keeps the original name, so consumers are unchanged."""
+    from tensorflow.core.framework import attr_value_pb2
+    A = attr_value_pb2.AttrValue
+    t, m, v, beta, gamma = node.input[:5]
+    ctrl = [i for i in node.input[5:] if i.startswith("^")]
+    dtype = node.attr["T"]
+    eps = float(node.attr["variance_epsilon"].f)
+    p = node.name + "/_rewritten/"
+    eps_tensor = tf.make_tensor_proto(np.asarray(eps, tf.as_dtype(dtype.type).as_numpy_dtype))
+    nodes = [_new_node(node, p + "variance_epsilon", "Const", ctrl, dtype=dtype, value=A(tensor=eps_tensor)),
+             _new_node(node, p + "add", "AddV2", [v, p + "variance_epsilon"], T=dtype),
+             _new_node(node, p + "rsqrt", "Rsqrt", [p + "add"], T=dtype)]
+    scale = p + "rsqrt"
+    if node.attr["scale_after_normalization"].b:
+        nodes.append(_new_node(node, p + "scale", "Mul", [scale, gamma], T=dtype))
+        scale = p + "scale"
+    nodes += [_new_node(node, p + "sub", "Sub", [t, m] + ctrl, T=dtype),
+              _new_node(node, p + "mul", "Mul", [p + "sub", scale], T=dtype),
+              _new_node(node, node.name, "AddV2", [p + "mul", beta], T=dtype)]
+    return nodes
+
+
+def _rewrite_concat_v1(node):
+    """Concat(concat_dim, values...) -> ConcatV2(values..., axis)."""
+    from tensorflow.core.framework import attr_value_pb2
+    data = [i for i in node.input if not i.startswith("^")]
+    ctrl = [i for i in node.input if i.startswith("^")]
+    out = _copy_node(node, op="ConcatV2", inputs=data[1:] + data[:1] + ctrl)
+    out.attr["Tidx"].CopyFrom(attr_value_pb2.AttrValue(type=tf.int32.as_datatype_enum))
+    return [out]
+
+
+# Ops of old GraphDefs that a current TensorFlow refuses or that have a current successor, and
+# their rewrites into current ops with the same arithmetic (see docs/metrics.md).
+LEGACY_OP_REWRITES = {
+    "BatchNormWithGlobalNormalization": _rewrite_batch_norm_with_global_normalization,  # gone from GraphDef v9
+    "Concat": _rewrite_concat_v1,  # v1 concat: axis first
+}
+
+
+def modernize_graph_def(graph_def, source="<graph>"):
+    """A copy of `graph_def` with every legacy node (LEGACY_OP_REWRITES) rewritten into current ops,
+    producer set to this TensorFlow's GraphDef version. Raises FeatureNetworkError naming the first
+    op this TensorFlow does not know or no longer runs."""
+    from tensorflow.core.framework import graph_pb2
+    from tensorflow.python.framework import op_def_registry
+    out = graph_pb2.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        rewrite = LEGACY_OP_REWRITES.get(node.op)
+        new_nodes = rewrite(node) if rewrite is not None else [node]
+        for n in new_nodes:
+            op_def = op_def_registry.get(n.op)
+            if op_def is None:
+                raise FeatureNetworkError("%s: node %s uses op %s, unknown to TensorFlow %s"
+                                          % (source, n.name, n.op, tf.__version__))
+            if op_def.HasField("deprecation") and op_def.deprecation.version <= tf.version.GRAPH_DEF_VERSION:
+                raise FeatureNetworkError("%s: node %s uses op %s, removed in GraphDef version %d (no rewrite known)"
+                                          % (source, n.name, n.op, op_def.deprecation.version))
+        out.node.extend(new_nodes)
+    out.versions.producer = max(out.versions.producer, tf.version.GRAPH_DEF_VERSION)
+    return out
+
 
 class InceptionFeatures:
     """Inception-v3 pool_3 features of uint8 images, from the 2015-12-05 GraphDef.
@@ -110,6 +179,8 @@ class InceptionFeatures:
                 raise FeatureNetworkError("%s has no tensor %s: not the Inception-v3 graph" % (source, tensor))
         self.sha256 = sha256
         self.source = source
+        self.legacy_ops = sorted({n.op for n in graph_def.node if n.op in LEGACY_OP_REWRITES})
+        graph_def = modernize_graph_def(graph_def, source)
 
         def _import(x):
             out, = tf.graph_util.import_graph_def(graph_def, input_map={INCEPTION_INPUT: x},
@@ -256,16 +327,29 @@ def save_lpips_weights(weights, path):
 
 
 def load_lpips(path_or_url, cache_dir=None, sha256=None):
-    """LPIPSVGG16 from an `.npz` weights file (path or URL)."""
-    data, digest = read_file_or_url(path_or_url, cache_dir=cache_dir, sha256=sha256, what="LPIPS weights")
+    """LPIPSVGG16 from any supported LPIPS source (path or URL each; see `metrics.lpips_sources`):
+    NVIDIA's `vgg16_zhang_perceptual.pkl`; the lpips package's `vgg.pth` and torchvision's
+    `vgg16-397923af.pth` given together as 'vgg.pth,vgg16-397923af.pth'; or our `.npz`.
+    `sha256`: expected digest(s), comma-separated in the same order. The network's `source` and
+    `sha256` name the file(s) (two files: the SHA-256 of their two hex digests joined);
+    `mapping` says how each weight was found ('order', or the variable name)."""
+    from metrics import lpips_sources
+    specs = [s.strip() for s in str(path_or_url).split(",")] if path_or_url else [path_or_url]
+    sums = [s.strip() or None for s in sha256.split(",")] if isinstance(sha256, str) else [sha256] * len(specs)
+    if len(sums) != len(specs):
+        raise FeatureNetworkError("--lpips names %d files but --lpips_sha256 has %d checksums" % (len(specs), len(sums)))
+    files, digests = [], []
+    for spec, expected in zip(specs, sums):
+        data, digest = read_file_or_url(spec, cache_dir=cache_dir, sha256=expected, what="LPIPS weights")
+        files.append((data, spec))
+        digests.append(digest)
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            weights = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as e:
-        raise FeatureNetworkError("%s: not an .npz LPIPS weights file (%s); convert the official pickle with "
-                                  "python -m metrics.convert_lpips" % (path_or_url, e)) from None
-    net = LPIPSVGG16(weights, source=str(path_or_url))
-    net.sha256 = digest
+        weights, mapping = lpips_sources.weights_from_files(files)
+    except lpips_sources.LPIPSSourceError as e:
+        raise FeatureNetworkError(str(e)) from None
+    net = LPIPSVGG16(weights, source=",".join(specs))
+    net.sha256 = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode("ascii")).hexdigest()
+    net.mapping = mapping
     return net
 
 
@@ -299,27 +383,57 @@ def load_classifier(path_or_url, cache_dir=None, sha256=None):
     if isinstance(net, (tuple, list)):
         net = net[-1]
     net.sha256 = digest
+    net.source = str(path_or_url)
     return net
 
 
+def classifier_attribute_index(path):
+    """Attribute index of an official classifier file name (celebahq-classifier-07-bald.pkl -> 7), else None."""
+    import re
+    m = re.match(r"celebahq-classifier-(\d\d)-([a-z0-9-]+)\.pkl$", os.path.basename(str(path)))
+    if m and int(m.group(1)) < len(CELEBAHQ_ATTRIBUTES) and CELEBAHQ_ATTRIBUTES[int(m.group(1))] == m.group(2):
+        return int(m.group(1))
+    return None
+
+
+def _is_single_file(spec):
+    if dnnlib.util.is_url(spec, allow_file_urls=True):
+        return spec.rstrip("/").endswith(".pkl")
+    return os.path.isfile(spec)
+
+
 def resolve_classifiers(spec, attrib_indices):
-    """Paths/URLs of the classifiers: `spec` is a directory (holding the official file names), a
-    comma-separated list (one per attribute index), or a format string with `%d` / `{idx}`."""
+    """(attribute indices, paths/URLs) of the classifiers. `spec`: a directory or base URL (holding
+    the official file names), a single classifier file (then only its attribute: from the official
+    file name, or the metric's one attribute), a comma-separated list (one per attribute index, or
+    all 40), or a format string with `%d` / `{idx}`."""
     if spec is None:
         raise FeatureNetworkError("LS needs the attribute classifiers: give --ls_classifiers (a directory "
-                                  "with celebahq-classifier-NN-<name>.pkl files, or a comma list)")
+                                  "with celebahq-classifier-NN-<name>.pkl files, one such file, or a comma list)")
     attrib_indices = list(attrib_indices)
     if isinstance(spec, (list, tuple)):
         items = list(spec)
     elif "," in spec:
         items = [s.strip() for s in spec.split(",")]
     elif "%" in spec or "{idx" in spec:
-        return [spec % idx if "%" in spec else spec.format(idx=idx) for idx in attrib_indices]
+        return attrib_indices, [spec % idx if "%" in spec else spec.format(idx=idx) for idx in attrib_indices]
+    elif _is_single_file(spec):
+        idx = classifier_attribute_index(spec)
+        if idx is None:
+            if len(attrib_indices) != 1:
+                raise FeatureNetworkError("--ls_classifiers=%s: one file for %d attributes, and its name is not "
+                                          "celebahq-classifier-NN-<attribute>.pkl" % (spec, len(attrib_indices)))
+            idx = attrib_indices[0]
+        elif idx not in attrib_indices:
+            raise FeatureNetworkError("--ls_classifiers=%s is attribute %d, which this metric does not use" % (spec, idx))
+        return [idx], [spec]
+    elif not dnnlib.util.is_url(spec) and not os.path.isdir(spec):
+        raise FeatureNetworkError("--ls_classifiers: no such file or directory: %s" % spec)
     else:
-        return [os.path.join(spec, classifier_file_name(idx)) if not dnnlib.util.is_url(spec)
-                else spec.rstrip("/") + "/" + classifier_file_name(idx) for idx in attrib_indices]
+        return attrib_indices, [os.path.join(spec, classifier_file_name(idx)) if not dnnlib.util.is_url(spec)
+                                else spec.rstrip("/") + "/" + classifier_file_name(idx) for idx in attrib_indices]
     if len(items) == len(attrib_indices):
-        return items
+        return attrib_indices, items
     if len(items) == 40:
-        return [items[idx] for idx in attrib_indices]
+        return attrib_indices, [items[idx] for idx in attrib_indices]
     raise FeatureNetworkError("--ls_classifiers lists %d files for %d attributes" % (len(items), len(attrib_indices)))

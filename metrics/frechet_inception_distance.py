@@ -6,6 +6,7 @@ random noise, converted to uint8 like `convert_images_to_uint8`) and of as many 
 """
 
 import os
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -20,7 +21,12 @@ from metrics import metric_base
 def frechet_distance(mu1, sigma1, mu2, sigma2):
     """|mu1 - mu2|^2 + trace(S1 + S2 - 2 sqrtm(S1 S2)), real part (the official formula, no eps fix-up)."""
     m = np.square(np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)).sum()
-    s, _ = scipy.linalg.sqrtm(np.dot(sigma1, sigma2), disp=False)
+    # The supported call (SciPy 1.16 deprecates `disp`, 1.18 removes it). The official
+    # `sqrtm(..., disp=False)` returned an error estimate it discarded and printed nothing; the
+    # plain call warns on singular products (always so with fewer images than features): silenced.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        s = scipy.linalg.sqrtm(np.dot(sigma1, sigma2))
     dist = m + np.trace(np.asarray(sigma1) + np.asarray(sigma2) - 2 * s)
     return float(np.real(dist))
 
@@ -52,6 +58,7 @@ class FID(metric_base.MetricBase):
         minibatch_size = num_gpus * self.minibatch_per_gpu
         dset = self._open_dataset(Gs)  # fails early on a missing dataset or a resolution mismatch
         inception = self._load_inception()
+        self._note_feature_net("inception", inception.source, inception.sha256)
 
         # Statistics of the reals (cached; the cache key includes the feature network's checksum).
         cache_file = self._get_cache_file_for_reals(num_images=self.num_images, inception_sha256=inception.sha256)

@@ -8,6 +8,9 @@ entropy H(classifier label | SVM label) in bits is computed from the 2x2 joint f
 per space: 2 ** sum_i H_i (the official code; the paper writes exp(sum_i H_i)).
 """
 
+import hashlib
+import os
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -89,22 +92,41 @@ class LS(metric_base.MetricBase):
         self.minibatch_per_gpu = minibatch_per_gpu
 
     def _load_classifiers(self, strategy):
+        """(attribute indices, classifier networks): all of the metric's attributes, or the one
+        attribute of a single classifier file."""
         try:
-            paths = feature_nets.resolve_classifiers(self.feature_args.ls_classifiers, self.attrib_indices)
+            indices, paths = feature_nets.resolve_classifiers(self.feature_args.ls_classifiers, self.attrib_indices)
+            if indices != self.attrib_indices:
+                print("%s: one classifier given: linear separability of attribute %d (%s) only"
+                      % (self.name, indices[0], feature_nets.CELEBAHQ_ATTRIBUTES[indices[0]]), file=sys.stderr)
             sums = self.feature_args.ls_sha256
             sums = sums.split(",") if isinstance(sums, str) else (sums or [None] * len(paths))
+            if len(sums) != len(paths):
+                raise feature_nets.FeatureNetworkError("--ls_sha256 has %d checksums for %d classifiers"
+                                                       % (len(sums), len(paths)))
             def load():
                 with strategy.scope():
                     return [feature_nets.load_classifier(p, cache_dir=self.cache_dir, sha256=s)
                             for p, s in zip(paths, sums)]
-            return self._cached_feature_net(("ls", tuple(paths), tuple(sums), id(strategy)), load)
+            return indices, self._cached_feature_net(("ls", tuple(paths), tuple(sums), id(strategy)), load)
         except feature_nets.FeatureNetworkError as e:
             raise metric_base.MetricError(str(e)) from None
+
+    def _note_classifiers(self, classifiers):
+        """One note for all classifiers: the single file, or '<dir or first file>+N' and the SHA-256
+        of their SHA-256s in attribute order."""
+        if len(classifiers) == 1:
+            self._note_feature_net("ls_classifier", classifiers[0].source, classifiers[0].sha256)
+            return
+        combined = hashlib.sha256("".join(c.sha256 for c in classifiers).encode("ascii")).hexdigest()
+        first = classifiers[0].source
+        self._note_feature_net("ls_classifiers", "%s+%d" % (os.path.basename(first), len(classifiers) - 1), combined)
 
     def _evaluate(self, Gs, num_gpus):
         metric_base.require_style_components(Gs, self.name)
         minibatch_size = num_gpus * self.minibatch_per_gpu
-        classifiers = self._load_classifiers(self._active_strategy or tf.distribute.get_strategy())
+        attrib_indices, classifiers = self._load_classifiers(self._active_strategy or tf.distribute.get_strategy())
+        self._note_classifiers(classifiers)
         for clf in classifiers:
             res_clf = int(clf.input_shape[-1])
             res_g = min(int(Gs.output_shape[-1]), 256)
@@ -121,7 +143,7 @@ class LS(metric_base.MetricBase):
                                              images.shape[3] // factor, factor])
                 images = tf.reduce_mean(images, axis=[3, 5])
             out = dict(latents=latents, dlatents=dlatents[:, -1])
-            for attrib_idx, clf in zip(self.attrib_indices, classifiers):
+            for attrib_idx, clf in zip(attrib_indices, classifiers):
                 logits = clf.get_output_for(images, None)
                 if isinstance(logits, (list, tuple)):
                     logits = logits[0]
@@ -137,7 +159,7 @@ class LS(metric_base.MetricBase):
             progress.advance(minibatch_size)
         progress.close()
         results = {key: np.concatenate([c[key] for c in chunks], axis=0) for key in chunks[0]}
-        results.update({idx: results.pop("attr%d" % idx) for idx in self.attrib_indices})
-        scores = separability_scores(results, self.attrib_indices, self.num_samples, self.num_keep)
+        results.update({idx: results.pop("attr%d" % idx) for idx in attrib_indices})
+        scores = separability_scores(results, attrib_indices, self.num_samples, self.num_keep)
         self._report_result(scores["latents"], suffix="_z")
         self._report_result(scores["dlatents"], suffix="_w")

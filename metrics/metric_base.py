@@ -92,6 +92,7 @@ class MetricBase:
         self._eval_time = None
         self._rnd = np.random.RandomState(seed)
         self._active_strategy = None
+        self._feature_nets = []  # [(kind, file name, sha256)] used by the last run
 
     # --- running -------------------------------------------------------------------------
 
@@ -110,6 +111,7 @@ class MetricBase:
         self._mirror_augment = mirror_augment
         self._data_dir = data_dir if data_dir is not None else self.data_dir
         self._results = []
+        self._feature_nets = []
         self._rnd = np.random.RandomState(self.seed)              # latents, noise, interpolation points
         self._rnd_reals = np.random.RandomState(None if self.seed is None else self.seed + 1)  # mirroring
         if self.seed is not None:
@@ -158,7 +160,15 @@ class MetricBase:
         for res in self._results:
             result_str += " " + self.name + res.suffix + " "
             result_str += res.fmt % res.value
+        for kind, file_name, sha256 in self._feature_nets:
+            result_str += " [%s %s sha256:%s]" % (kind, file_name, (sha256 or "unknown")[:12])
         return result_str
+
+    def _note_feature_net(self, kind, source, sha256):
+        """Name a feature network in the result line (file name and short SHA-256), so that a value
+        from a stand-in or another file can never pass for one from the official network."""
+        name = ",".join(os.path.basename(s.rstrip("/")) or s for s in str(source).split(","))
+        self._feature_nets.append((kind, name.replace(" ", "_"), sha256))
 
     def get_results(self):
         """{name+suffix: value} of the last run."""

@@ -4,7 +4,8 @@ Pairs of latents; interpolation by slerp in Z or lerp in W at t ~ U(0, 1) ('full
 ('end') and at t + epsilon; one noise realisation per minibatch; images cropped to the face region
 [3c:7c, 2c:6c] (c = H/8), box-downsampled to 256 when larger, scaled to [0, 255]; LPIPS-VGG16
 distance / epsilon^2; distances outside the [1st ('lower'), 99th ('higher')] percentiles dropped;
-the mean reported.
+the mean reported. Generators that compute in bfloat16/float16 are evaluated as a float32 copy
+with the same weights (interpolation, synthesis and distance all in float32).
 """
 
 import numpy as np
@@ -88,11 +89,24 @@ class PPL(metric_base.MetricBase):
         self.sampling = sampling
         self.minibatch_per_gpu = minibatch_per_gpu
 
+    def _float32_generator(self, Gs):
+        """Gs when it computes in float32, else a float32 clone with the same weights.
+
+        A bf16/fp16 generator (the `bf16`/`fp16` training presets) cannot resolve an epsilon=1e-4
+        step: its dlatents and images are rounded to 8 (bf16) or 11 (fp16) mantissa bits, so most
+        distances come out 0 (ppl_z*) and `lerp` of bf16 dlatents with float32 t fails (ppl_w*).
+        The path length is a property of the weights, so we measure it in float32."""
+        dtype = tf.as_dtype(Gs.static_kwargs.get("dtype", "float32"))
+        if dtype == tf.float32:
+            return Gs
+        with (self._active_strategy or tf.distribute.get_strategy()).scope():
+            return Gs.clone(dtype="float32")
+
     def _load_lpips(self):
         spec = self.feature_args.lpips
         if spec is None:
-            raise metric_base.MetricError("%s needs LPIPS-VGG16 weights: give --lpips (an .npz made by "
-                                          "python -m metrics.convert_lpips, see docs/metrics.md)" % self.name)
+            raise metric_base.MetricError("%s needs LPIPS-VGG16 weights: give --lpips (vgg16_zhang_perceptual.pkl, or "
+                                          "vgg.pth,vgg16-397923af.pth; see docs/metrics.md)" % self.name)
         try:
             sha = self.feature_args.lpips_sha256
             return self._cached_feature_net(("lpips", spec, sha),
@@ -102,8 +116,10 @@ class PPL(metric_base.MetricBase):
 
     def _evaluate(self, Gs, num_gpus):
         metric_base.require_style_components(Gs, self.name)
+        Gs = self._float32_generator(Gs)
         minibatch_size = num_gpus * self.minibatch_per_gpu
         lpips = self._load_lpips()
+        self._note_feature_net("lpips", lpips.source, lpips.sha256)
         noise_vars = [var for name, var in Gs.components.synthesis.vars.items() if name.startswith("noise")]
 
         def replica(latents_pairs, lerp_t):

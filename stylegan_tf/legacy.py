@@ -65,7 +65,11 @@ def load_pkl(file_or_url, cache_dir=None):
     """
     if not dnnlib.util.is_url(file_or_url, allow_file_urls=True) and not os.path.isfile(file_or_url):
         raise FileNotFoundError("network pickle not found: %s" % file_or_url)
-    with dnnlib.util.open_url(file_or_url, cache_dir=cache_dir) as f:
+    try:
+        f = dnnlib.util.open_url(file_or_url, cache_dir=cache_dir)
+    except dnnlib.util.DownloadError as e:
+        raise pickle.UnpicklingError("%s: %s" % (file_or_url, e)) from None
+    with f:
         return load_pkl_from_file(f, source=str(file_or_url))
 
 

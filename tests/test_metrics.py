@@ -97,6 +97,26 @@ def test_ppl_epsilon_scaling_on_a_standin_distance(files):
         np.testing.assert_allclose(path_length_distances(Gs, const, lat, t, 1e-4, space).numpy(), 3e8, rtol=1e-6)
 
 
+def test_ppl_of_a_bf16_generator_equals_float32(files, tmp_path):
+    """A generator of the bf16 preset: ppl_wend used to crash in lerp and ppl_z* gave mostly 0
+    distances; PPL now measures a float32 copy, so the values equal those of the same weights in float32."""
+    from training import misc
+    bf16 = standins.make_generator_pkl(str(tmp_path / "bf16.pkl"), resolution=32, dtype="bfloat16")
+    G, D, _ = misc.load_pkl(str(tmp_path / "bf16.pkl"))
+    f32 = bf16.clone(dtype="float32")
+    misc.save_pkl((G, D, f32), str(tmp_path / "f32.pkl"))
+    for name in ["ppl_wend", "ppl_zend", "ppl_zfull"]:
+        args = dict(metric_base.get_metric_args(name), num_samples=8, minibatch_per_gpu=4, lpips=files["lpips"],
+                    seed=3, progress=False)
+        values = []
+        for pkl in ["bf16.pkl", "f32.pkl"]:
+            group = metric_base.MetricGroup([args])
+            group.run(str(tmp_path / pkl), log_results=False)
+            values.append(group.get_results()[name])
+        assert values[0] > 0 and np.isfinite(values[0])
+        assert values[0] == pytest.approx(values[1], rel=1e-5), name
+
+
 def test_ppl_crop_and_downsample():
     x = tf.zeros([2, 3, 1024, 1024])
     assert crop_and_resize_for_lpips(x).shape == (2, 3, 256, 256)  # crop 512 -> box-downsample x2
@@ -135,21 +155,108 @@ def test_ls_degenerate_single_class_and_score():
 
 # --- Feature networks from stand-in files in the real formats -------------------------------
 
-def test_inception_graphdef_loading(files, tmp_path):
+def _tf1_session_features(pb_path, images_nhwc):
+    """pool_3 features of a GraphDef imported TF1-style into a tf.compat.v1.Session, UNCHANGED.
+
+    Independent of the loader under test: no rewriting at all. The legacy nodes run on
+    TensorFlow's own kernels (BatchNormWithGlobalNormalization and v1 Concat are still registered
+    and a TF1-style import honours the file's producer version 5); only the feed point is the
+    same (ExpandDims:0, with the batch dimension left open as TTUR's fid.py does)."""
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(open(pb_path, "rb").read())
+    graph = tf.Graph()
+    with graph.as_default():
+        ph = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
+        pool, = tf.compat.v1.import_graph_def(graph_def, input_map={"ExpandDims:0": ph}, return_elements=["pool_3:0"],
+                                              name="")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            return sess.run(pool, {ph: images_nhwc.astype(np.float32)})
+
+
+def test_inception_standin_has_the_2015_traits(files):
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(open(files["inception"], "rb").read())
+    nodes = {n.name: n for n in graph_def.node}
+    assert graph_def.versions.producer == 5
+    ops = {n.op for n in graph_def.node}
+    assert {"BatchNormWithGlobalNormalization", "Concat", "MaxPool", "AvgPool", "CheckNumerics", "DecodeJpeg",
+            "ResizeBilinear", "Softmax"} <= ops and "ConcatV2" not in ops and "FusedBatchNorm" not in ops
+    bn = [n for n in graph_def.node if n.op == "BatchNormWithGlobalNormalization"]
+    assert {n.attr["scale_after_normalization"].b for n in bn} == {False, True}
+    assert all(n.attr["variance_epsilon"].f == pytest.approx(0.001) for n in bn)
+    assert any(n.op == "Conv2D" and n.attr["padding"].s == b"VALID" for n in graph_def.node)
+    assert nodes["mixed/join"].op == "Concat" and nodes["mixed/join"].input[0] == "mixed/join/concat_dim"
+    chain = ["DecodeJpeg/contents", "DecodeJpeg", "Cast", "ExpandDims", "ResizeBilinear", "Sub", "Mul"]
+    for a, b in zip(chain, chain[1:]):
+        assert nodes[b].input[0] == a
+    assert tf.make_ndarray(nodes["ResizeBilinear/size"].attr["value"].tensor).tolist() == [299, 299]
+    assert tf.make_ndarray(nodes["pool_3/_reshape/shape"].attr["value"].tensor).tolist() == [1, 2048]
+    assert nodes["softmax/logits/MatMul"].input[0] == "pool_3/_reshape"
+    # The plain TF2 way (wrap_function + prune, the loader before the rewrite) refuses this file.
+    def _import(x):
+        return tf.graph_util.import_graph_def(graph_def, input_map={"ExpandDims:0": x}, return_elements=["pool_3:0"])[0]
+    wrapped = tf.compat.v1.wrap_function(_import, [tf.TensorSpec([None, None, None, 3], tf.float32)])
+    with pytest.raises(tf.errors.UnimplementedError, match="BatchNormWithGlobalNormalization"):
+        wrapped.prune(feeds=wrapped.inputs[0], fetches=wrapped.outputs[0])
+
+
+def test_inception_features_equal_a_tf1_session(files):
     inc = feature_nets.load_inception(files["inception"])
-    x = np.random.RandomState(0).randint(0, 256, [3, 3, 32, 32]).astype(np.uint8)
+    assert inc.legacy_ops == ["BatchNormWithGlobalNormalization", "Concat"]
+    x = np.random.RandomState(0).randint(0, 256, [3, 3, 32, 40]).astype(np.uint8)
     f = inc.features(x).numpy()
-    assert f.shape == (3, 64) and np.isfinite(f).all()
-    # Same inside tf.function (batch known statically) and with a different image size.
+    assert f.shape == (3, 2048) and np.isfinite(f).all() and f.std() > 0
+    ref = _tf1_session_features(files["inception"], x.transpose(0, 2, 3, 1))
+    assert ref.shape == (3, 1, 1, 2048)  # any batch fed past the static-batch-1 ExpandDims
+    np.testing.assert_allclose(f, ref.reshape(3, -1), rtol=1e-5, atol=1e-6)
+    # As a tf.function (FID's runner), for another batch and image size.
     f2 = tf.function(lambda im: inc.features(im))(tf.constant(x)).numpy()
     np.testing.assert_allclose(f, f2, rtol=1e-5, atol=1e-6)
-    assert inc.features(np.zeros([2, 3, 64, 64], np.uint8)).shape == (2, 64)
+    assert inc.features(np.zeros([5, 3, 64, 64], np.uint8)).shape == (5, 2048)
     # The official tarball layout is accepted too.
     import tarfile
-    tgz = tmp_path / "inception-2015-12-05.tgz"
+    tgz = files["dir"] / "inception-2015-12-05.tgz"
     with tarfile.open(tgz, "w:gz") as tar:
         tar.add(files["inception"], arcname="classify_image_graph_def.pb")
     np.testing.assert_allclose(feature_nets.load_inception(str(tgz)).features(x).numpy(), f, rtol=1e-6)
+
+
+def test_legacy_op_rewrites_keep_the_numbers():
+    """Each rewrite against the legacy kernel itself, on a graph of just that node (both BN settings)."""
+    from metrics.standins import _GraphWriter
+    rnd = np.random.RandomState(3)
+    for scale_after in (False, True):
+        g = _GraphWriter(5)
+        x = g.node("x", "Placeholder", dtype=tf.float32)
+        params = [g.const("p%d" % i, rnd.uniform(0.2, 2.0, 6)) for i in range(4)]
+        g.node("bn", "BatchNormWithGlobalNormalization", [x] + params, T=tf.float32, variance_epsilon=0.01,
+               scale_after_normalization=scale_after)
+        g.node("cat", "Concat", [g.const("dim", 3, np.int32), "bn", x], N=2, T=tf.float32)
+        data = rnd.randn(2, 3, 4, 6).astype(np.float32)
+        legacy = tf.Graph()
+        with legacy.as_default():
+            ph = tf.compat.v1.placeholder(tf.float32)
+            out, = tf.compat.v1.import_graph_def(g.graph_def, input_map={"x:0": ph}, return_elements=["cat:0"], name="")
+            with tf.compat.v1.Session(graph=legacy) as sess:
+                ref = sess.run(out, {ph: data})
+        modern = feature_nets.modernize_graph_def(g.graph_def)
+        assert {n.op for n in modern.node}.isdisjoint(feature_nets.LEGACY_OP_REWRITES)
+        fn = tf.compat.v1.wrap_function(lambda v: tf.graph_util.import_graph_def(
+            modern, input_map={"x:0": v}, return_elements=["cat:0"], name="")[0], [tf.TensorSpec(None, tf.float32)])
+        np.testing.assert_allclose(fn(tf.constant(data)).numpy(), ref, rtol=1e-6, atol=1e-6)
+        # The formula, in NumPy, too.
+        m, v, b, gm = [tf.make_ndarray(n.attr["value"].tensor) for n in g.graph_def.node if n.name in ("p0", "p1", "p2", "p3")]
+        bn = (data - m) / np.sqrt(v + 0.01) * (gm if scale_after else 1) + b
+        np.testing.assert_allclose(ref[..., :6], bn, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_legacy_op_is_one_line_error(tmp_path):
+    from metrics.standins import _GraphWriter
+    g = _GraphWriter(5)
+    x = g.node("x", "Placeholder", dtype=tf.float32)
+    g.node("y", "BatchNormWithLocalMagic", [x], T=tf.float32)
+    with pytest.raises(feature_nets.FeatureNetworkError, match="node y uses op BatchNormWithLocalMagic"):
+        feature_nets.modernize_graph_def(g.graph_def, "g.pb")
 
 
 def test_feature_network_errors(files, tmp_path):
@@ -218,18 +325,143 @@ def test_lpips_converter_from_tf1_style_pickle(tmp_path):
     feature_nets.load_lpips(str(dst))
 
 
+def _torch_lpips_files(tmp_path, weights, swap=False):
+    """The two public LPIPS files, written in their own formats from our weights: the lpips
+    package's vgg.pth (legacy torch.save, lin{i}.model.1.weight [1, C, 1, 1]) and torchvision's
+    vgg16-397923af.pth (zip torch.save, features.{idx}.weight [out, in, 3, 3], plus classifier.*)."""
+    from metrics.lpips_sources import TORCHVISION_VGG16_CONV_INDICES
+    lin = {"lin%d.model.1.weight" % i: weights["lin%d/weight" % i].reshape(1, -1, 1, 1) for i in range(5)}
+    vgg = {}
+    for idx, (name, _, _) in zip(TORCHVISION_VGG16_CONV_INDICES, feature_nets.VGG16_CONVS):
+        vgg["features.%d.weight" % idx] = weights[name + "/weight"].transpose(3, 2, 0, 1)
+        vgg["features.%d.bias" % idx] = weights[name + "/bias"]
+    vgg["classifier.0.weight"] = np.ones([4, 8], np.float32)
+    vgg["classifier.0.bias"] = np.ones([4], np.float32)
+    standins.write_torch_checkpoint(lin, str(tmp_path / "vgg.pth"), legacy=True)
+    standins.write_torch_checkpoint(vgg, str(tmp_path / "vgg16-397923af.pth"))
+    names = [str(tmp_path / "vgg.pth"), str(tmp_path / "vgg16-397923af.pth")]
+    return ",".join(names[::-1] if swap else names)
+
+
+def test_lpips_from_the_public_pytorch_files(tmp_path):
+    weights = standins.make_lpips_weights(str(tmp_path / "ref.npz"), widths=1.0 / 16)
+    ref = feature_nets.load_lpips(str(tmp_path / "ref.npz"))
+    rnd = np.random.RandomState(0)
+    a, b = [rnd.uniform(0, 255, [2, 3, 32, 32]).astype(np.float32) for _ in range(2)]
+    expected = ref.distance(a, b).numpy()
+    for swap in (False, True):
+        spec = _torch_lpips_files(tmp_path, weights, swap=swap)
+        net = feature_nets.load_lpips(spec)
+        np.testing.assert_array_equal(net.distance(a, b).numpy(), expected)
+        assert all(v != "order" for v in net.mapping.values())  # every weight found by its name
+        assert net.mapping["conv3_3/weight"] == "features.14.weight" and net.mapping["lin2/weight"] == "lin2.model.1.weight"
+    # Checksums per file, in order; the network's digest covers both.
+    digests = [feature_nets.sha256_of_bytes(open(p, "rb").read()) for p in spec.split(",")]
+    assert feature_nets.load_lpips(spec, sha256=",".join(digests)).sha256 == net.sha256
+    with pytest.raises(feature_nets.FeatureNetworkError, match="wrong checksum"):
+        feature_nets.load_lpips(spec, sha256=digests[0] + ",0" + "0" * 63)
+    # A torchvision file without conv5_3: the error names the missing weight.
+    from metrics import torch_checkpoint
+    vgg = torch_checkpoint.load_state_dict(open(tmp_path / "vgg16-397923af.pth", "rb").read())
+    del vgg["features.28.bias"]
+    standins.write_torch_checkpoint(vgg, str(tmp_path / "vgg16-397923af.pth"))
+    with pytest.raises(feature_nets.FeatureNetworkError, match="no variable for conv5_3/bias"):
+        feature_nets.load_lpips(spec)
+
+
+def test_torch_checkpoint_reader_refuses_code(tmp_path):
+    """A .pth whose pickle references anything but tensors/OrderedDict is refused before anything runs."""
+    import pickle
+    import zipfile
+    from metrics import torch_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    with zipfile.ZipFile(tmp_path / "evil.pth", "w") as z:
+        z.writestr("evil/data.pkl", pickle.dumps({"w": Evil()}, protocol=2))
+        z.writestr("evil/version", "3\n")
+    with pytest.raises(torch_checkpoint.TorchCheckpointError, match="refusing (__builtin__|builtins).print"):
+        torch_checkpoint.load_state_dict(open(tmp_path / "evil.pth", "rb").read(), "evil.pth")
+    with pytest.raises(torch_checkpoint.TorchCheckpointError, match="truncated|not a readable"):
+        standins.write_torch_checkpoint({"w": np.ones([64], np.float32)}, str(tmp_path / "t.pth"), legacy=True)
+        torch_checkpoint.load_state_dict(open(tmp_path / "t.pth", "rb").read()[:-10], "t.pth")
+
+
+def test_lpips_pickle_mapping_by_name_then_order(tmp_path):
+    """NVIDIA-style variable lists: names that say the layer are used; unnamed ones go by order and
+    shape; a variable that fits nowhere is named in the error."""
+    from metrics import lpips_sources
+    weights = standins.make_lpips_weights(str(tmp_path / "ref.npz"), widths=1.0 / 16)
+    named = []
+    for name, _, _ in feature_nets.VGG16_CONVS:
+        named += [("%s/weight" % name, weights[name + "/weight"]), ("%s/bias" % name, weights[name + "/bias"])]
+    named += [("lin%d/weight" % i, weights["lin%d/weight" % i].reshape(1, 1, -1, 1)) for i in range(5)]
+    rng = np.random.RandomState(0)
+    shuffled = [named[i] for i in rng.permutation(len(named))]
+    got, how = lpips_sources.map_arrays(shuffled)
+    assert set(how.values()) == {k for k, _ in named}  # order does not matter when names say the layer
+    for key in weights:
+        np.testing.assert_array_equal(got[key], weights[key])
+    anonymous = [("layer%d/W" % i if a.ndim == 4 else "layer%d/b" % i, a) for i, (_, a) in enumerate(named[:26])]
+    anonymous += [("scale%d/v" % i, a) for i, (_, a) in enumerate(named[26:])]
+    got, how = lpips_sources.map_arrays(anonymous)
+    assert set(how.values()) == {"order"}
+    for key in weights:
+        np.testing.assert_array_equal(got[key], weights[key])
+    with pytest.raises(lpips_sources.LPIPSSourceError, match="variable extra/conv/weight .* fits no LPIPS"):
+        lpips_sources.map_arrays(anonymous + [("extra/conv/weight", np.ones([3, 3, 4, 4], np.float32))])
+    with pytest.raises(lpips_sources.LPIPSSourceError, match="variable conv2_1/weight .shape \\[5\\]. does not fit"):
+        lpips_sources.map_arrays([x for x in named if x[0] != "conv2_1/weight"] + [("conv2_1/weight", np.ones([5], np.float32))])
+
+
 def test_classifier_pickle_is_progan_d_paper(files):
     clf = feature_nets.load_classifier(files["clf"])
     assert clf._build_func_name == "D_paper" and clf.static_kwargs["mbstd_group_size"] == 0
     out = clf.get_output_for(tf.zeros([2, 3, 32, 32]), None)
     assert tuple(out.shape) == (2, 1)
-    paths = feature_nets.resolve_classifiers("/c", [0, 39])
-    assert paths == ["/c/celebahq-classifier-00-male.pkl", "/c/celebahq-classifier-39-wearing-necktie.pkl"]
+    d = str(files["dir"])
+    indices, paths = feature_nets.resolve_classifiers(d, [0, 39])
+    assert indices == [0, 39]
+    assert paths == [d + "/celebahq-classifier-00-male.pkl", d + "/celebahq-classifier-39-wearing-necktie.pkl"]
 
 
 # --- MetricBase: result line, result file, cache, config of a run --------------------------
 
-RESULT_RE = re.compile(r"^(?P<net>.{30}) time (?P<time>.{12})( (?P<metric>\S+) (?P<value>[-0-9.e+]+\s*))+$")
+RESULT_RE = re.compile(r"^(?P<net>.{30}) time (?P<time>.{12})( (?P<metric>\S+) (?P<value>[-0-9.e+]+\s*))+"
+                       r"( \[(?P<kind>\S+) (?P<file>\S+) sha256:(?P<sha>[0-9a-f]{12}|unknown)\])*$")
+
+
+def test_official_classifier_pickle_loads_safely_and_runs_ls(files, tmp_path, capsys):
+    """NVIDIA's celebahq-classifier-XX-<attr>.pkl layout: one D_paper network with embedded ProGAN
+    source (never run), NumPy 1.x references, shuffled variables; a single file is one attribute."""
+    path = tmp_path / "celebahq-classifier-01-smiling.pkl"
+    state = standins.make_official_classifier_pkl(str(path), resolution=32)
+    data = path.read_bytes()
+    assert b"numpy.core.multiarray" in data and b"numpy._core" not in data and b"def D_paper(" in data
+    clf = feature_nets.load_classifier(str(path))
+    assert clf._build_func_name == "D_paper" and clf._build_module_src is None
+    for name, value in state["variables"]:
+        np.testing.assert_array_equal(clf.get_var(name), value)
+    assert clf.input_shape == [None, 3, 32, 32]
+    assert feature_nets.classifier_attribute_index(str(path)) == 1
+    # --ls_classifiers=<one file>: LS of that attribute only, named in the result line.
+    args = dict(metric_base.ls, num_samples=16, num_keep=8, minibatch_per_gpu=8, ls_classifiers=str(path), seed=1,
+                progress=False)
+    group = metric_base.MetricGroup([args])
+    group.run(files["pkl"], log_results=False)
+    assert set(group.get_results()) == {"ls_z", "ls_w"}
+    assert "attribute 1 (smiling) only" in capsys.readouterr().err
+    sha = feature_nets.sha256_of_bytes(data)[:12]
+    assert group.get_result_str().endswith("[ls_classifier celebahq-classifier-01-smiling.pkl sha256:%s]" % sha)
+    # A file with a non-official name is accepted for a one-attribute metric only.
+    other = tmp_path / "my_classifier.pkl"
+    other.write_bytes(data)
+    assert feature_nets.resolve_classifiers(str(other), [5]) == ([5], [str(other)])
+    with pytest.raises(feature_nets.FeatureNetworkError, match="one file for 40 attributes"):
+        feature_nets.resolve_classifiers(str(other), range(40))
+    with pytest.raises(feature_nets.FeatureNetworkError, match="no such file or directory"):
+        feature_nets.resolve_classifiers(str(tmp_path / "missing"), range(40))
 
 
 def test_result_string_format():
@@ -242,6 +474,11 @@ def test_result_string_format():
     assert s[:30] == "%-30s" % "...2345-with-a-very-long-name"  # "..." + the last 26 characters
     assert s[30:48] == " time 1h 02m 05s  "
     assert s[48:] == " dummy 4.4159     dummy_w 1.5000    "
+    assert RESULT_RE.match(s)
+    # Feature networks are named: file name and the first 12 hex digits of the SHA-256.
+    m._note_feature_net("inception", "/x/inception-2015-12-05.tgz", "0123456789abcdef" * 4)
+    s = m.get_result_str()
+    assert s.endswith(" dummy_w 1.5000     [inception inception-2015-12-05.tgz sha256:0123456789ab]")
     assert RESULT_RE.match(s)
 
 

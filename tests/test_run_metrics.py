@@ -13,7 +13,7 @@ import pytest
 from metrics import standins
 from conftest import ROOT  # noqa: E402
 
-LINE_RE = re.compile(r"^.{30} time .{12}( \S+ [-0-9.e+]+\s*)+$")
+LINE_RE = re.compile(r"^.{30} time .{12}( \S+ [-0-9.e+]+\s*)+( \[\S+ \S+ sha256:[0-9a-f]{12}\])*$")
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,15 @@ def test_end_to_end_fid_ppl_ls(env, tmp_path, capsys, monkeypatch):
     code, out, err = _call(["--network=%s" % (env / "network-snapshot-000140.pkl"), "--dataset=digits",
                             "--metrics=fid50k,ppl_wend,ls", "--num_samples=32"] + _common(env, tmp_path), capsys)
     assert code == 0, err
+    import hashlib
+    sha = {f: hashlib.sha256((env / f).read_bytes()).hexdigest()[:12] for f in ["inception.pb", "lpips.npz"]}
+    notes = {"fid50k_n32": "[inception inception.pb sha256:%s]" % sha["inception.pb"],
+             "ppl_wend_n32": "[lpips lpips.npz sha256:%s]" % sha["lpips.npz"],
+             "ls_n32": "[ls_classifiers celebahq-classifier-00-male.pkl+1 sha256:"}
     for name, fields in [("fid50k_n32", 1), ("ppl_wend_n32", 1), ("ls_n32", 2)]:
         lines = (tmp_path / ("metric-%s.txt" % name)).read_text().splitlines()
         assert len(lines) == 1 and LINE_RE.match(lines[0]), lines
+        assert notes[name] in lines[0]  # which feature network produced the value
         assert lines[0].startswith("network-snapshot-000140        time ")
         assert len(re.findall(r" %s(_z|_w)? " % name, lines[0])) == fields
         assert lines[0] in out

@@ -2,12 +2,14 @@
 wall time of fid1k / ppl_wend_1k on a 64x64 StyleGAN generator.
 
 The real feature-network files cannot be downloaded here, so the networks have RANDOM weights at
-full size: a Keras Inception-v3 (299x299, 2048 pool features) frozen into a GraphDef with the 2015
-graph's tensor names (loaded through our GraphDef loader, the same path as the real file), and a
+full size: Inception-v3's real layers written as a 2015-format GraphDef (producer 5, legacy
+BatchNormWithGlobalNormalization and v1 Concat nodes, `standins.make_inception_graphdef(full=True)`),
+loaded through our loader, which rewrites the legacy nodes (the same path as the real file); and a
 full-width LPIPS-VGG16 .npz. Speed does not depend on the weight values; the metric values printed
-here are meaningless.
+here are meaningless. `--inception_only` also times the UNCHANGED GraphDef in a TF1
+`tf.compat.v1.Session` (legacy kernels), interleaved with our loader, as a reference for the rewrite.
 
-    python bench/ours/bench_metrics.py [--json out.jsonl] [--skip_wall]
+    python bench/ours/bench_metrics.py [--json out.jsonl] [--skip_wall] [--inception_only]
 """
 
 import argparse
@@ -37,6 +39,8 @@ def main():
     parser.add_argument("--json", default=None, help="append results as JSON lines")
     parser.add_argument("--skip_wall", action="store_true", help="only the feature-network throughputs")
     parser.add_argument("--min_time", type=float, default=10.0)
+    parser.add_argument("--inception_only", action="store_true",
+                        help="only Inception: our rewritten graph vs a TF1 session on the unchanged GraphDef, interleaved")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -50,6 +54,35 @@ def main():
     inception = feature_nets.load_inception(inc_path)
     lpips = feature_nets.load_lpips(lpips_path)
     rnd = np.random.RandomState(0)
+
+    if args.inception_only:
+        import tensorflow as tf1_tf
+        graph_def = tf1_tf.compat.v1.GraphDef()
+        graph_def.ParseFromString(open(inc_path, "rb").read())
+        graph = tf1_tf.Graph()
+        with graph.as_default():
+            ph = tf1_tf.compat.v1.placeholder(tf1_tf.float32, [None, None, None, 3])
+            pool, = tf1_tf.compat.v1.import_graph_def(graph_def, input_map={"ExpandDims:0": ph},
+                                                      return_elements=["pool_3:0"], name="")
+        sess = tf1_tf.compat.v1.Session(graph=graph)
+        x = rnd.randint(0, 256, [8, 3, 64, 64]).astype(np.uint8)
+        x_nhwc = x.transpose(0, 2, 3, 1).astype(np.float32)
+        f = tf.function(lambda im: inception.features(im))
+        xt = tf.constant(x)
+        np.testing.assert_allclose(f(xt).numpy(), sess.run(pool, {ph: x_nhwc}).reshape(8, -1), rtol=1e-4, atol=1e-5)
+        for rnd_idx in range(2):
+            for label, fn in [("rewritten graph, tf.function", lambda: f(xt).numpy()),
+                              ("unchanged GraphDef, TF1 Session", lambda: sess.run(pool, {ph: x_nhwc}))]:
+                rate = timed_rate(fn, 8, args.min_time)
+                results.setdefault("inception_64_" + label, []).append(rate)
+                print("Inception-v3 (random weights), 64x64 uint8, minibatch 8, %s: %.2f images/s" % (label, rate),
+                      flush=True)
+        results["load_avg_end"] = os.getloadavg()[0]
+        print(json.dumps(results))
+        if args.json:
+            with open(args.json, "a") as fj:
+                fj.write(json.dumps(results) + "\n")
+        return
 
     # Inception: uint8 NCHW images (resized to 299 inside the graph), FID's minibatch of 8.
     for res in [64, 256]:
