@@ -454,7 +454,10 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     cli.import_tensorflow()
     from stylegan_tf import api
     Gs = load_network("--network", network, cache_dir)
-    labels = labels_for(Gs, class_idx)
+    if w_file is not None and class_idx is not None:
+        raise click.BadParameter("not used with --w (the mapping network, which takes the class, is skipped)",
+                                 param_hint="--class")
+    labels = labels_for(Gs, class_idx) if w_file is None else None
     if trunc_cutoff is not None and trunc_cutoff > api.num_layers(Gs):
         raise click.BadParameter("%d exceeds the network's %d layers" % (trunc_cutoff, api.num_layers(Gs)),
                                  param_hint="--trunc_cutoff")
