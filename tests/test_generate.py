@@ -189,3 +189,21 @@ def test_bad_input_one_line(net, tmp_path, capsys, args, flag):
     after = sorted(os.listdir(tmp_path))
     assert [p for p in after if p not in before and p != "out"] == []
     assert not os.path.exists(tmp_path / "out") or os.listdir(tmp_path / "out") == []
+
+
+def test_official_format_pickle(tmp_path):
+    """generate.py and the projector on a pickle in the layout of NVIDIA's (stand-in built by test_pickle)."""
+    from test_pickle import official_pickle_bytes
+    import projector
+    pkl = tmp_path / "official.pkl"
+    pkl.write_bytes(official_pickle_bytes())
+    run(["--network", str(pkl), "--seeds", "0-1", "--trunc", "0.7", "--trunc_cutoff", "8", "--outdir", str(tmp_path / "a")])
+    run(["--network", str(pkl), "--seeds", "0-1", "--row_seeds", "2", "--styles", "coarse", "--outdir",
+         str(tmp_path / "a")])
+    assert sorted(os.listdir(tmp_path / "a")) == ["seed0000.png", "seed0001.png", "stylemix.png"]
+    Gs = api.load_generator(str(pkl))
+    target = load(tmp_path / "a" / "seed0000.png")[np.newaxis]
+    import tensorflow as tf
+    mse = lambda a, b: tf.reduce_mean(tf.square(a - b), axis=[1, 2, 3])
+    result = projector.project(Gs, target, mse, num_steps=3, w_avg_samples=100)
+    assert result["w"].shape == (1, 8, 16) and result["images"].shape == (1, 32, 32, 3)
