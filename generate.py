@@ -62,10 +62,22 @@ def load_network(flag, path_or_url, cache_dir=None):
         raise cli.CommandError("%s %s" % (flag, msg)) from None
 
 
-def make_outdir(flag, outdir):
-    """Create the output directory (and parents); a one-line error if it is a file or not writable."""
+def check_network_arg(flag, path_or_url):
+    """Before TensorFlow is imported: a local pickle that does not exist is a one-line error."""
+    import dnnlib
+    if not dnnlib.util.is_url(path_or_url, allow_file_urls=True) and not os.path.isfile(path_or_url):
+        raise click.BadParameter("%s: no such file" % path_or_url, param_hint=flag)
+
+
+def check_outdir(flag, outdir):
+    """Before any work: an output directory that exists as a file is a one-line error."""
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise click.BadParameter("%s is a file, not a directory" % outdir, param_hint=flag)
+
+
+def make_outdir(flag, outdir):
+    """Create the output directory (and parents); a one-line error if it is a file or not writable."""
+    check_outdir(flag, outdir)
     try:
         os.makedirs(outdir, exist_ok=True)
     except OSError as e:
@@ -446,10 +458,11 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     if video and video_format == "mp4" and not video_encoder_available():
         raise click.BadParameter("mp4 needs imageio and imageio-ffmpeg (pip install 'stylegan-tf[video]')",
                                  param_hint="--video_format")
+    check_network_arg("--network", network)
     for flag, path in (("--z", z_file), ("--w", w_file)):
         if path is not None and not os.path.isfile(path):
             raise click.BadParameter("%s: no such file" % path, param_hint=flag)
-    make_outdir("--outdir", outdir)
+    check_outdir("--outdir", outdir)
 
     cli.import_tensorflow()
     from stylegan_tf import api
@@ -462,6 +475,11 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
         raise click.BadParameter("%d exceeds the network's %d layers" % (trunc_cutoff, api.num_layers(Gs)),
                                  param_hint="--trunc_cutoff")
 
+    w_input = load_latents_file("--w", w_file, Gs) if w_file is not None else None
+    z_input = load_latents_file("--z", z_file, Gs) if z_file is not None else None
+    rows = _style_rows(Gs, styles, len(row_seeds)) if styles is not None else None
+    make_outdir("--outdir", outdir)
+
     if video:
         w = interpolation_dlatents(Gs, seeds, frames, interp, trunc, trunc_cutoff, labels, minibatch_size)
         progress = api.Progress(frames, label="frames")
@@ -472,7 +490,6 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
         return
 
     if styles is not None:
-        rows = _style_rows(Gs, styles, len(row_seeds))
         total = len(seeds) + len(row_seeds) * (len(seeds) + 1)
         progress = api.Progress(total)
         grid = style_mixing_grid(Gs, seeds, row_seeds, rows, trunc, trunc_cutoff, labels, noise_mode,
@@ -488,12 +505,11 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
         noise_seeds = list(seeds)
     else:
         if z_file is not None:
-            z = load_latents_file("--z", z_file, Gs)
-            lab = None if labels is None else np.repeat(labels, len(z), axis=0)
-            w = truncate(Gs, api.map_latents(Gs, z, lab, minibatch_size=minibatch_size), trunc, trunc_cutoff)
+            lab = None if labels is None else np.repeat(labels, len(z_input), axis=0)
+            w = truncate(Gs, api.map_latents(Gs, z_input, lab, minibatch_size=minibatch_size), trunc, trunc_cutoff)
             prefix = "z"
         else:
-            w = truncate(Gs, load_latents_file("--w", w_file, Gs), trunc, trunc_cutoff)
+            w = truncate(Gs, w_input, trunc, trunc_cutoff)
             prefix = "w"
         names = ["%s%04d.png" % (prefix, i) for i in range(len(w))]
         noise_seeds = list(range(len(w)))

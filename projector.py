@@ -257,12 +257,13 @@ def save_npz_atomic(path, **arrays):
 @click.option("--cache_dir", default=None, help="Download cache for URLs.")
 @cli.verbose_option
 def command(network, targets, lpips_path, space, num_steps, save_video, resize, seed, outdir, cache_dir):
+    generate.check_network_arg("--network", network)
     for path in targets:
         if not os.path.isfile(path):
             raise click.BadParameter("%s: no such file" % path, param_hint="--target")
     if not dnnlib.util.is_url(lpips_path) and not os.path.isfile(lpips_path):
         raise click.BadParameter("%s: no such file" % lpips_path, param_hint="--lpips")
-    generate.make_outdir("--outdir", outdir)
+    generate.check_outdir("--outdir", outdir)
 
     cli.import_tensorflow()
     from metrics.feature_nets import FeatureNetworkError
@@ -275,6 +276,7 @@ def command(network, targets, lpips_path, space, num_steps, save_video, resize, 
     except (FeatureNetworkError, OSError, ValueError) as e:
         raise cli.CommandError("--lpips %s" % (str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
 
+    generate.make_outdir("--outdir", outdir)
     video = None
     if save_video:
         video = generate.VideoWriter(os.path.join(outdir, "proj"), fps=60)
