@@ -120,6 +120,7 @@ def export(Gs, output_dir, psi=0.7, cutoff=8, structure=None, overwrite=False, s
                 os.environ[UPFIRDN2D_IMPL_ENV] = saved_env
         with open(os.path.join(tmp, "stylegan_export.json"), "w") as f:
             json.dump(info, f, indent=2)
+        _usual_permissions(tmp)
         if os.path.exists(output_dir):
             old = tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(output_dir) + ".old.")
             os.rmdir(old)
@@ -132,6 +133,19 @@ def export(Gs, output_dir, psi=0.7, cutoff=8, structure=None, overwrite=False, s
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
+
+
+def _usual_permissions(root):
+    """mkdtemp makes the directory owner-only (0700): give the tree the permissions of a normally created one
+    (directories 0777, files 0666, less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(root, 0o777 & ~umask)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            os.chmod(os.path.join(dirpath, name), 0o777 & ~umask)
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o666 & ~umask)
 
 
 def main(argv=None):

@@ -4,3 +4,76 @@ networks live in `stylegan_tf.networks_stylegan`, the helpers for trained genera
 from stylegan_tf.api import (dlatent_avg, generate, get_noise, latents_from_seeds, load_generator, load_networks,
                              map_latents, mix_styles, noise_shapes, override_noise, random_noise, style_ranges,
                              synthesize, truncate)
+
+
+# ----------------------------------------------------------------------------
+# Keras serialization: `keras.saving.load_model("g.keras")` needs our model classes registered with Keras
+# (stylegan_tf.networks_stylegan and .networks_progan do that when imported). Importing them here would
+# make `import stylegan_tf` import TensorFlow, so they are imported as soon as TensorFlow and Keras have
+# both finished importing: now if they already have, otherwise right after the outermost of the two.
+
+
+def _register_keras_classes():
+    import importlib
+    import warnings
+    for name in ("stylegan_tf.networks_stylegan", "stylegan_tf.networks_progan"):
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # never break the user's `import keras`; load_model will then name the class
+            warnings.warn("stylegan_tf: could not register the Keras model classes (%s: %s)" % (type(e).__name__, e))
+            return
+
+
+def _install_keras_hook():
+    import importlib.abc
+    import sys
+
+    watched = ("tensorflow", "keras")
+    state = dict(depth=0, done=False)
+
+    def maybe_register():
+        if state["done"] or state["depth"] or not all(m in sys.modules for m in watched):
+            return
+        state["done"] = True
+        if hook in sys.meta_path:
+            sys.meta_path.remove(hook)
+        _register_keras_classes()
+
+    class Hook(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path, target=None):
+            if fullname not in watched or state["done"]:
+                return None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+            loader = spec.loader
+            if loader is None or not hasattr(loader, "exec_module"):
+                return spec
+            exec_module = loader.exec_module
+
+            def exec_and_register(module):
+                state["depth"] += 1
+                try:
+                    exec_module(module)
+                finally:
+                    state["depth"] -= 1
+                maybe_register()
+            loader.exec_module = exec_and_register
+            return spec
+
+    hook = Hook()
+    if all(m in sys.modules for m in watched):
+        # Imported already (or being imported: then the classes register when our own modules are imported).
+        keras_module = sys.modules["keras"]
+        if getattr(keras_module, "saving", None) is not None:
+            _register_keras_classes()
+        return
+    sys.meta_path.insert(0, hook)
+
+
+_install_keras_hook()

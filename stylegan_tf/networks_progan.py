@@ -6,9 +6,10 @@ import tensorflow as tf
 from stylegan_tf import ops
 from stylegan_tf.growing import grow_discriminator, grow_generator
 from stylegan_tf.layers import Conv2d, Dense, Scope, WeightScope, leaky_relu, minibatch_stddev, pixel_norm
-from stylegan_tf.networks_stylegan import NetworkModel, nf_func
+from stylegan_tf.networks_stylegan import NetworkModel, keras_serializable, nf_func
 
 
+@keras_serializable
 class GPaper(NetworkModel):
     """Progressive GAN generator: latent (+ label) -> 4x4 dense -> conv blocks, pixel norm after each layer."""
 
@@ -80,6 +81,7 @@ class GPaper(NetworkModel):
                               phase_stable=cfg.get("phase_stable", False))
 
 
+@keras_serializable
 class DPaper(NetworkModel):
     """Progressive GAN discriminator (no blur, average-pool downsampling, minibatch stddev at 4x4)."""
 

@@ -50,13 +50,36 @@ class NetworkModel(keras.Model, Scope):
         return self.variable("lod", [], keras.initializers.Zeros(), trainable=False, aggregation="only_first_replica")
 
     def get_config(self):
-        return dict(self.config, name=self.name)
+        """The constructor's keyword arguments (JSON-friendly): `keras.saving.save_model` stores them and
+        `load_model` rebuilds the model with `from_config`, then loads the variables by layer path."""
+        return _json_friendly(dict(self.config, name=self.name))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _json_friendly(value):
+    if isinstance(value, dict):
+        return {k: _json_friendly(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_friendly(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def keras_serializable(cls):
+    """Register a network model class with Keras (as 'stylegan_tf>ClassName') so that `.keras` files
+    holding it load after `import stylegan_tf` (see stylegan_tf/__init__.py)."""
+    return keras.saving.register_keras_serializable(package="stylegan_tf")(cls)
 
 
 # ----------------------------------------------------------------------------
 # Mapping network.
 
 
+@keras_serializable
 class GMapping(NetworkModel):
     """Mapping network z (+ label) -> w, optionally broadcast to [N, dlatent_broadcast, dlatent_size]."""
 
@@ -105,6 +128,7 @@ class GMapping(NetworkModel):
 # Synthesis network.
 
 
+@keras_serializable
 class GSynthesis(NetworkModel):
     """Synthesis network w -> image, with progressive growing over the `lod` variable."""
 
@@ -178,10 +202,18 @@ class GSynthesis(NetworkModel):
         dlatents_in = tf.cast(dlatents_in, dtype)
         lod_in = tf.cast(self.lod if lod_in is None else lod_in, dtype)
 
+        # `noise_inputs` (per call): one tensor per layer, [N or 1, 1, res, res], used instead of the stored
+        # noise variables, implying randomize_noise=False (per-image noise, e.g. optimised by the projector).
+        noise_inputs = cfg.get("noise_inputs")
+        if noise_inputs is not None:
+            randomize_noise = False
+
         def block(res, x):
             layers = self.blocks[res]
             for layer in layers:
                 noise_var = self.noise_vars[layer.layer_idx] if self.noise_vars else None
+                if noise_inputs is not None and noise_var is not None:
+                    noise_var = noise_inputs[layer.layer_idx]
                 x = layer(x, dlatents_in, noise_var=noise_var, randomize_noise=randomize_noise,
                           fused_scale=cfg.fused_scale, dtype=dtype)
             return x
@@ -211,6 +243,7 @@ def truncate_dlatents(dlatents, dlatent_avg, psi, cutoff=None, num_layers=None):
     return lerp(tf.cast(dlatent_avg, dlatents.dtype), dlatents, coefs)
 
 
+@keras_serializable
 class GStyle(NetworkModel):
     """G = mapping + synthesis, with W moving average, style mixing regularisation and truncation."""
 
@@ -233,6 +266,19 @@ class GStyle(NetworkModel):
         self.input_shapes = [list(s) for s in mapping.input_shapes]
         self.output_shapes = [list(s) for s in synthesis.output_shapes]
         self.output_names = ["images_out"]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mapping=keras.saving.serialize_keras_object(self.mapping),
+                      synthesis=keras.saving.serialize_keras_object(self.synthesis))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        mapping = keras.saving.deserialize_keras_object(config.pop("mapping"))
+        synthesis = keras.saving.deserialize_keras_object(config.pop("synthesis"))
+        return cls(mapping, synthesis, **config)
 
     def call(self, latents_in, labels_in=None, **kwargs):
         cfg = self.opts(kwargs)
@@ -280,6 +326,7 @@ class GStyle(NetworkModel):
 # Discriminator.
 
 
+@keras_serializable
 class DBasic(NetworkModel):
     """StyleGAN discriminator (Progressive GAN's, with blur before downsampling convolutions)."""
 

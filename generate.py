@@ -1,0 +1,531 @@
+"""Images, style-mixing grids and interpolation videos from a trained StyleGAN generator.
+
+    python generate.py --network network-final.pkl --seeds 0-9,42 --trunc 0.7 --outdir out
+    python generate.py --network my.pkl --seeds 1-4 --styles coarse --row_seeds 10-12 --outdir out
+    python generate.py --network my.pkl --w out/projected_w.npz --outdir out
+    python generate.py --network my.pkl --video --seeds 0-7 --frames 120 --outdir out
+
+Images: one PNG per seed (`seed0042.png`), or per row of a `--z` / `--w` file (`z0000.png`, `w0000.png`).
+The latent of seed s is `RandomState(s).randn(latent_size)`; w is truncated towards the average w with
+`--trunc` on the layers below `--trunc_cutoff`. The same seed gives the same image whatever the batch.
+
+Noise (`--noise_mode`): `const` is the network's stored noise variables `G_synthesis/noise0..` (the
+official `randomize_noise=False`: fixed at training time, the same for every image); `random` is fresh
+standard-normal noise drawn with NumPy from `RandomState([seed, 0x5eed])` (seed = the row index for
+`--z` / `--w`), so it is reproducible and equals pretrained_example.py's `--noise seeded`; `none` is zero
+noise. See docs/editing.md.
+"""
+
+import os
+import re
+
+import click
+import numpy as np
+
+from dnnlib import cli
+
+NOISE_MODES = ("const", "random", "none")
+NOISE_SEED_SALT = 0x5eed   # RandomState([seed, salt]) draws a seed's noise (as pretrained_example.py)
+TRUNC_RANGE = (-2.0, 2.0)
+
+
+# ----------------------------------------------------------------------------
+# Command-line helpers (also used by projector.py).
+
+
+class SeedList(click.ParamType):
+    """'0-9,42' -> [0, 1, ..., 9, 42]: integers and inclusive ranges in [0, 2^32)."""
+
+    name = "SEEDS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        import argparse
+        from generate_figures import parse_seeds
+        try:
+            return parse_seeds(str(value))
+        except argparse.ArgumentTypeError as e:
+            self.fail(str(e), param, ctx)
+
+
+def load_network(flag, path_or_url, cache_dir=None):
+    """Gs of a pickle (path or URL); any failure is a one-line CommandError naming the flag and file."""
+    import pickle
+    from stylegan_tf import api
+    try:
+        return api.load_generator(path_or_url, cache_dir=cache_dir)
+    except (OSError, pickle.UnpicklingError, ValueError, KeyError, EOFError, TypeError, AttributeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if str(path_or_url) not in msg:
+            msg = "%s: %s" % (path_or_url, msg)
+        raise cli.CommandError("%s %s" % (flag, msg)) from None
+
+
+def check_network_arg(flag, path_or_url):
+    """Before TensorFlow is imported: a local pickle that does not exist is a one-line error."""
+    import dnnlib
+    if not dnnlib.util.is_url(path_or_url, allow_file_urls=True) and not os.path.isfile(path_or_url):
+        raise click.BadParameter("%s: no such file" % path_or_url, param_hint=flag)
+
+
+def check_outdir(flag, outdir):
+    """Before any work: an output directory that exists as a file is a one-line error."""
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise click.BadParameter("%s is a file, not a directory" % outdir, param_hint=flag)
+
+
+def make_outdir(flag, outdir):
+    """Create the output directory (and parents); a one-line error if it is a file or not writable."""
+    check_outdir(flag, outdir)
+    try:
+        os.makedirs(outdir, exist_ok=True)
+    except OSError as e:
+        raise click.BadParameter("cannot create %s (%s)" % (outdir, e.strerror or e), param_hint=flag) from None
+    if not os.access(outdir, os.W_OK):
+        raise click.BadParameter("%s is not writable" % outdir, param_hint=flag)
+    return outdir
+
+
+def labels_for(Gs, class_idx):
+    """One-hot labels row for a conditional generator (None for an unconditional one)."""
+    label_size = Gs.input_shapes[1][1]
+    if label_size == 0:
+        if class_idx is not None:
+            raise click.BadParameter("the network is unconditional (no labels)", param_hint="--class")
+        return None
+    if class_idx is None:
+        raise click.BadParameter("the network is conditional (%d classes): give --class" % label_size,
+                                 param_hint="--class")
+    if not 0 <= class_idx < label_size:
+        raise click.BadParameter("class %d outside 0-%d" % (class_idx, label_size - 1), param_hint="--class")
+    labels = np.zeros([1, label_size], np.float32)
+    labels[0, class_idx] = 1
+    return labels
+
+
+def load_latents_file(flag, path, Gs):
+    """z [N, latent_size] (`--z`, key 'z') or w [N, num_layers, dlatent_size] (`--w`, key 'w'; [N, dlatent_size]
+    is broadcast to every layer) from an .npz file, checked against the network."""
+    from stylegan_tf import api
+    key = flag.lstrip("-")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if key not in data.files:
+                raise click.BadParameter("%s has no array %r (it has: %s)" % (path, key, ", ".join(data.files) or
+                                                                             "nothing"), param_hint=flag)
+            arr = np.asarray(data[key])
+    except (OSError, ValueError, EOFError) as e:
+        raise click.BadParameter("%s is not a readable .npz file (%s)" % (path, str(e).splitlines()[0] if str(e)
+                                                                          else type(e).__name__), param_hint=flag)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise click.BadParameter("%s: %r has dtype %s, expected floats" % (path, key, arr.dtype), param_hint=flag)
+    if key == "z":
+        expected = [(Gs.input_shape[1],)]
+    else:
+        expected = [(api.num_layers(Gs), Gs.components.synthesis.input_shape[2]),
+                    (Gs.components.synthesis.input_shape[2],)]
+    if arr.ndim < 2 or arr.shape[0] == 0 or tuple(arr.shape[1:]) not in expected:
+        raise click.BadParameter("%s: %r has shape %s, expected [N, %s] for this network"
+                                 % (path, key, list(arr.shape), " or [N, ".join(
+                                     ", ".join(map(str, e)) + "]" for e in expected)[:-1]), param_hint=flag)
+    if not np.all(np.isfinite(arr)):
+        raise click.BadParameter("%s: %r holds NaN or infinite values" % (path, key), param_hint=flag)
+    arr = arr.astype(np.float32)
+    if key == "w" and arr.ndim == 2:
+        arr = np.repeat(arr[:, np.newaxis], api.num_layers(Gs), axis=1)
+    return arr
+
+
+# ----------------------------------------------------------------------------
+# Generation (Python API: every function takes Gs and NumPy arrays).
+
+
+def seed_noise(Gs, seed):
+    """The `random` noise of one seed: standard normal per pixel and layer from RandomState([seed, 0x5eed])."""
+    from stylegan_tf import api
+    return api.random_noise(Gs, np.random.RandomState([int(seed), NOISE_SEED_SALT]))
+
+
+def dlatents_for_seeds(Gs, seeds, trunc=1.0, trunc_cutoff=None, labels=None, minibatch_size=8):
+    """w [len(seeds), num_layers, dlatent_size] of the seeds' latents, truncated (psi `trunc` on layers
+    below `trunc_cutoff`; None = all layers)."""
+    from stylegan_tf import api
+    z = api.latents_from_seeds(Gs, seeds)
+    if labels is not None:
+        labels = np.repeat(labels, len(seeds), axis=0)
+    w = api.map_latents(Gs, z, labels, minibatch_size=minibatch_size)
+    return truncate(Gs, w, trunc, trunc_cutoff)
+
+
+def truncate(Gs, w, trunc, trunc_cutoff):
+    from stylegan_tf import api
+    if trunc is None or trunc == 1:
+        return w
+    return api.truncate(w, api.dlatent_avg(Gs), trunc, trunc_cutoff)
+
+
+def render(Gs, w, noise_mode="const", noise_seeds=None, minibatch_size=8, progress=None):
+    """uint8 [N, H, W, C] images of w. `noise_mode`: 'const' (stored noise), 'none' (zero) or 'random'
+    (noise of `noise_seeds[i]` for image i, see `seed_noise`)."""
+    from stylegan_tf import api
+    if noise_mode not in NOISE_MODES:
+        raise ValueError("noise_mode must be one of %s, got %r" % (", ".join(NOISE_MODES), noise_mode))
+    if noise_mode != "random":
+        return api.synthesize(Gs, w, noise="stored" if noise_mode == "const" else "zero",
+                              minibatch_size=minibatch_size, progress=progress)
+    if noise_seeds is None or len(noise_seeds) != len(w):
+        raise ValueError("noise_mode 'random' needs one noise seed per image")
+    images = []
+    for i, seed in enumerate(noise_seeds):  # the noise variables are shared by a minibatch: one image at a time
+        images.append(api.synthesize(Gs, w[i:i + 1], noise=seed_noise(Gs, seed)))
+        if progress is not None:
+            progress(i + 1)
+    return np.concatenate(images) if images else api.synthesize(Gs, w)
+
+
+def style_mixing_grid(Gs, col_seeds, row_seeds, row_layers, trunc=1.0, trunc_cutoff=None, labels=None,
+                      noise_mode="const", minibatch_size=8, progress=None):
+    """Figure 3 layout as a PIL image: column seeds across the top, row seeds down the left, cell (r, c) =
+    row seed r with the styles of layers `row_layers[r]` taken from column seed c."""
+    import PIL.Image
+    from stylegan_tf import api
+    res = api.resolution(Gs)
+    col_w = dlatents_for_seeds(Gs, col_seeds, trunc, trunc_cutoff, labels, minibatch_size)
+    row_w = dlatents_for_seeds(Gs, row_seeds, trunc, trunc_cutoff, labels, minibatch_size)
+    mixed = [api.mix_styles(np.repeat(row_w[r:r + 1], len(col_seeds), axis=0), col_w, row_layers[r])
+             for r in range(len(row_seeds))]
+    all_w = np.concatenate([col_w, row_w] + mixed)
+    # Each cell keeps the noise of its row seed (the image whose coarse structure it shows).
+    noise_seeds = list(col_seeds) + list(row_seeds) + [s for s in row_seeds for _ in col_seeds]
+    images = render(Gs, all_w, noise_mode, noise_seeds, minibatch_size, progress)
+    nc, nr = len(col_seeds), len(row_seeds)
+    canvas = PIL.Image.new("RGB", (res * (nc + 1), res * (nr + 1)), "white")
+    for c in range(nc):
+        canvas.paste(api.to_pil(images[c]), ((c + 1) * res, 0))
+    for r in range(nr):
+        canvas.paste(api.to_pil(images[nc + r]), (0, (r + 1) * res))
+        for c in range(nc):
+            canvas.paste(api.to_pil(images[nc + nr + r * nc + c]), ((c + 1) * res, (r + 1) * res))
+    return canvas
+
+
+# ----------------------------------------------------------------------------
+# Interpolation videos.
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between the rows of `a` and `b` (t in [0, 1]): the path keeps the norm of
+    Gaussian latents (a lerp passes through short, atypical vectors)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    na = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    nb = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    omega = np.arccos(np.clip(np.sum(na * nb, axis=-1, keepdims=True), -1.0, 1.0))
+    so = np.sin(omega)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(so > 1e-6, (np.sin((1 - t) * omega) / so) * a + (np.sin(t * omega) / so) * b,
+                       (1 - t) * a + t * b)
+    return out.astype(np.float32)
+
+
+def interpolation_dlatents(Gs, seeds, frames, space="w", trunc=1.0, trunc_cutoff=None, labels=None,
+                           minibatch_size=8):
+    """w of `frames` frames visiting the seeds in order and returning to the first (a seamless loop):
+    slerp between the seeds' z (`space='z'`), or lerp between their w (`space='w'`). Truncation last."""
+    from stylegan_tf import api
+    if len(seeds) < 2:
+        raise ValueError("an interpolation needs at least two seeds, got %d" % len(seeds))
+    if frames < len(seeds):
+        raise ValueError("%d frames cannot visit %d seeds" % (frames, len(seeds)))
+    pos = np.arange(frames) * len(seeds) / frames
+    seg = np.floor(pos).astype(int)
+    frac = (pos - seg)[:, np.newaxis].astype(np.float32)
+    nxt = (seg + 1) % len(seeds)
+    z = api.latents_from_seeds(Gs, seeds)
+    lab = None if labels is None else np.repeat(labels, frames, axis=0)
+    if space == "z":
+        w = api.map_latents(Gs, slerp(z[seg], z[nxt], frac), lab, minibatch_size=minibatch_size)
+    elif space == "w":
+        key_w = api.map_latents(Gs, z, None if labels is None else np.repeat(labels, len(seeds), axis=0),
+                                minibatch_size=minibatch_size)
+        w = key_w[seg] + (key_w[nxt] - key_w[seg]) * frac[:, :, np.newaxis]
+    else:
+        raise ValueError("space must be 'z' or 'w', got %r" % (space,))
+    return truncate(Gs, w.astype(np.float32), trunc, trunc_cutoff)
+
+
+def video_encoder_available():
+    """True when imageio and imageio-ffmpeg (with its ffmpeg binary) can write MP4."""
+    try:
+        import imageio.v2  # noqa: F401
+        import imageio_ffmpeg
+        imageio_ffmpeg.get_ffmpeg_exe()
+        return True
+    except (ImportError, RuntimeError, OSError):
+        return False
+
+
+class VideoWriter:
+    """Write uint8 HWC frames (RGB or grey) one at a time as MP4 (imageio-ffmpeg, H.264) or GIF (PIL).
+    `fmt='auto'` is MP4 when the encoder is installed, GIF otherwise; `path`'s extension follows the
+    format (`self.path`). Frames go to a temp file in the same directory, renamed over `path` by `close()`;
+    `abort()` (or an exception inside a `with` block) removes it. GIF frames are kept in memory."""
+
+    def __init__(self, path, fps=30, fmt="auto"):
+        import tempfile
+        if fmt == "auto":
+            fmt = "mp4" if video_encoder_available() else "gif"
+        if fmt not in ("mp4", "gif"):
+            raise ValueError("video format must be mp4, gif or auto, got %r" % (fmt,))
+        if fmt == "mp4" and not video_encoder_available():
+            raise RuntimeError("MP4 needs imageio and imageio-ffmpeg (pip install 'stylegan-tf[video]'); "
+                               "use GIF instead")
+        self.fmt, self.fps, self.count = fmt, fps, 0
+        self.path = os.path.splitext(path)[0] + "." + fmt
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, self.tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(self.path) + ".",
+                                        suffix="." + fmt)
+        os.close(fd)
+        self.writer, self.frames = None, []
+        if fmt == "mp4":
+            import imageio.v2 as imageio
+            # H.264 in yuv420p needs even sizes; macro_block_size=2 keeps every power-of-two size unchanged.
+            self.writer = imageio.get_writer(self.tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                                             quality=8, pixelformat="yuv420p", macro_block_size=2,
+                                             ffmpeg_log_level="error")
+
+    def append(self, frame):
+        frame = _rgb(frame)
+        if self.writer is not None:
+            self.writer.append_data(frame)
+        else:
+            import PIL.Image
+            self.frames.append(PIL.Image.fromarray(frame))
+        self.count += 1
+
+    def close(self):
+        """Finish the file and rename it into place; returns the final path."""
+        try:
+            if self.count == 0:
+                raise ValueError("no frames to write")
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
+            else:
+                self.frames[0].save(self.tmp, format="GIF", save_all=True, append_images=self.frames[1:],
+                                    duration=max(int(round(1000.0 / self.fps)), 20), loop=0)
+                self.frames = []
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self):
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:
+                pass
+            self.writer = None
+        self.frames = []
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+
+
+def write_video(frames, path, fps=30, fmt="auto"):
+    """Write an iterable of uint8 HWC frames with `VideoWriter`, atomically; returns the final path."""
+    with VideoWriter(path, fps, fmt) as video:
+        for frame in frames:
+            video.append(frame)
+        return video.close()
+
+
+def _rgb(frame):
+    frame = np.asarray(frame, np.uint8)
+    if frame.ndim == 2:
+        frame = frame[:, :, np.newaxis]
+    if frame.shape[2] == 1:
+        frame = np.repeat(frame, 3, axis=2)
+    return np.ascontiguousarray(frame)
+
+
+def video_frames(Gs, w, noise_mode="const", noise_seed=0, minibatch_size=8, progress=None):
+    """uint8 frames of w, synthesised a minibatch at a time, with the same noise in every frame (stored,
+    zero, or the `random` noise of `noise_seed`) so that the frames do not flicker."""
+    from stylegan_tf import api
+    noise = {"const": "stored", "none": "zero"}.get(noise_mode) or seed_noise(Gs, noise_seed)
+    for begin in range(0, len(w), minibatch_size):
+        images = api.synthesize(Gs, w[begin:begin + minibatch_size], noise=noise, minibatch_size=minibatch_size)
+        if progress is not None:
+            progress(min(begin + minibatch_size, len(w)))
+        yield from images
+
+
+# ----------------------------------------------------------------------------
+# Command line.
+
+
+def click_help(doc):
+    """A module docstring as click help: indented example blocks kept as they are (click's \\b marker)."""
+    return re.sub(r"\n\n(?=    )", "\n\n\b\n", doc)
+
+
+def _trunc_value(ctx, param, value):
+    if value is not None and not TRUNC_RANGE[0] <= value <= TRUNC_RANGE[1]:
+        raise click.BadParameter("%g is outside the sane range [%g, %g]" % (value, *TRUNC_RANGE))
+    return value
+
+
+def _style_rows(Gs, text, num_rows):
+    from generate_figures import default_style_rows, parse_style_rows
+    from stylegan_tf import api
+    n = api.num_layers(Gs)
+    try:
+        rows = parse_style_rows(text, n) if text != "paper" else parse_style_rows(
+            ",".join(default_style_rows(num_rows)), n)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--styles") from None
+    if len(rows) == 1:
+        rows = rows * num_rows
+    if len(rows) != num_rows:
+        raise click.BadParameter("%d layer ranges for %d --row_seeds (give one, or one per row)"
+                                 % (len(rows), num_rows), param_hint="--styles")
+    return rows
+
+
+@click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
+               help=click_help(__doc__))
+@click.option("--network", "network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
+@click.option("--seeds", type=SeedList(), default=None, help="Latent seeds, e.g. 0-9,42 (images, style-mixing "
+              "columns, or the key frames of --video).")
+@click.option("--z", "z_file", default=None, metavar="NPZ", help="Latents z from an .npz file (array 'z', [N, "
+              "latent_size]) instead of --seeds.")
+@click.option("--w", "w_file", default=None, metavar="NPZ", help="Dlatents w from an .npz file (array 'w', [N, "
+              "num_layers, dlatent_size], e.g. projector.py's projected_w.npz) instead of --seeds.")
+@click.option("--trunc", type=float, default=1.0, show_default=True, callback=_trunc_value,
+              help="Truncation psi (1 = none).")
+@click.option("--trunc_cutoff", type=click.IntRange(min=0), default=None,
+              help="Truncate only the layers below this index (default: every layer).")
+@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None,
+              help="Class index of a conditional generator.")
+@click.option("--noise_mode", type=click.Choice(NOISE_MODES), default="const", show_default=True,
+              help="const: the network's stored noise; random: drawn from each seed; none: zero.")
+@click.option("--styles", default=None, metavar="LAYERS", help="Style-mixing grid: layers taken from the "
+              "--seeds columns into the --row_seeds rows: coarse, middle, fine, first-last (0-3) or 'paper'; "
+              "one range, or one per row (comma-separated).")
+@click.option("--row_seeds", type=SeedList(), default=None, help="Rows of the --styles grid.")
+@cli.bool_option("--video", help="Interpolation video through --seeds (and back to the first).")
+@click.option("--frames", type=click.IntRange(min=2), default=120, show_default=True,
+              help="Video frames in total.")
+@click.option("--fps", type=click.IntRange(min=1, max=120), default=30, show_default=True, help="Video frame rate.")
+@click.option("--interp", type=click.Choice(["w", "z"]), default="w", show_default=True,
+              help="Video path: lerp between the seeds' w, or slerp between their z.")
+@click.option("--video_format", type=click.Choice(["auto", "mp4", "gif"]), default="auto", show_default=True,
+              help="auto: MP4 if imageio-ffmpeg is installed, else GIF.")
+@click.option("--outdir", default="out", show_default=True, help="Output directory.")
+@click.option("--batch", "minibatch_size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Images per synthesis run.")
+@click.option("--cache_dir", default=None, help="Download cache for URLs (default: $DNNLIB_CACHE_DIR or "
+              "~/.cache/dnnlib).")
+@cli.verbose_option
+def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, noise_mode, styles, row_seeds, video,
+            frames, fps, interp, video_format, outdir, minibatch_size, cache_dir):
+    sources = [name for name, value in (("--seeds", seeds), ("--z", z_file), ("--w", w_file)) if value is not None]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of --seeds, --z, --w" + (" (got %s)" % ", ".join(sources)
+                                                                             if sources else ""))
+    if (styles is None) != (row_seeds is None):
+        raise click.UsageError("--styles and --row_seeds go together")
+    if styles is not None and video:
+        raise click.UsageError("--styles and --video are different outputs: give one")
+    if (styles is not None or video) and seeds is None:
+        raise click.UsageError("%s needs --seeds" % ("--styles" if styles is not None else "--video"))
+    if video and len(seeds) < 2:
+        raise click.BadParameter("an interpolation video needs at least two seeds", param_hint="--seeds")
+    if video and frames < len(seeds):
+        raise click.BadParameter("%d frames cannot visit %d seeds" % (frames, len(seeds)), param_hint="--frames")
+    if video and video_format == "mp4" and not video_encoder_available():
+        raise click.BadParameter("mp4 needs imageio and imageio-ffmpeg (pip install 'stylegan-tf[video]')",
+                                 param_hint="--video_format")
+    check_network_arg("--network", network)
+    for flag, path in (("--z", z_file), ("--w", w_file)):
+        if path is not None and not os.path.isfile(path):
+            raise click.BadParameter("%s: no such file" % path, param_hint=flag)
+    check_outdir("--outdir", outdir)
+
+    cli.import_tensorflow()
+    from stylegan_tf import api
+    Gs = load_network("--network", network, cache_dir)
+    if w_file is not None and class_idx is not None:
+        raise click.BadParameter("not used with --w (the mapping network, which takes the class, is skipped)",
+                                 param_hint="--class")
+    labels = labels_for(Gs, class_idx) if w_file is None else None
+    if trunc_cutoff is not None and trunc_cutoff > api.num_layers(Gs):
+        raise click.BadParameter("%d exceeds the network's %d layers" % (trunc_cutoff, api.num_layers(Gs)),
+                                 param_hint="--trunc_cutoff")
+
+    w_input = load_latents_file("--w", w_file, Gs) if w_file is not None else None
+    z_input = load_latents_file("--z", z_file, Gs) if z_file is not None else None
+    rows = _style_rows(Gs, styles, len(row_seeds)) if styles is not None else None
+    make_outdir("--outdir", outdir)
+
+    if video:
+        w = interpolation_dlatents(Gs, seeds, frames, interp, trunc, trunc_cutoff, labels, minibatch_size)
+        progress = api.Progress(frames, label="frames")
+        path = write_video(video_frames(Gs, w, noise_mode, seeds[0], minibatch_size, progress.update),
+                           os.path.join(outdir, "video"), fps=fps, fmt=video_format)
+        click.echo("Wrote %s (%d frames, %d fps, %s interpolation)" % (path, frames, fps,
+                                                                       "w lerp" if interp == "w" else "z slerp"))
+        return
+
+    if styles is not None:
+        total = len(seeds) + len(row_seeds) * (len(seeds) + 1)
+        progress = api.Progress(total)
+        grid = style_mixing_grid(Gs, seeds, row_seeds, rows, trunc, trunc_cutoff, labels, noise_mode,
+                                 minibatch_size, progress.update)
+        path = os.path.join(outdir, "stylemix.png")
+        api.save_image(grid, path)
+        click.echo("Wrote %s (%d columns x %d rows)" % (path, len(seeds), len(row_seeds)))
+        return
+
+    if seeds is not None:
+        w = dlatents_for_seeds(Gs, seeds, trunc, trunc_cutoff, labels, minibatch_size)
+        names = ["seed%04d.png" % s for s in seeds]
+        noise_seeds = list(seeds)
+    else:
+        if z_file is not None:
+            lab = None if labels is None else np.repeat(labels, len(z_input), axis=0)
+            w = truncate(Gs, api.map_latents(Gs, z_input, lab, minibatch_size=minibatch_size), trunc, trunc_cutoff)
+            prefix = "z"
+        else:
+            w = truncate(Gs, w_input, trunc, trunc_cutoff)
+            prefix = "w"
+        names = ["%s%04d.png" % (prefix, i) for i in range(len(w))]
+        noise_seeds = list(range(len(w)))
+    progress = api.Progress(len(w))
+    images = render(Gs, w, noise_mode, noise_seeds, minibatch_size, progress.update)
+    for name, image in zip(names, images):
+        api.save_image(image, os.path.join(outdir, name))
+    click.echo("Wrote %d image%s to %s" % (len(names), "" if len(names) == 1 else "s", outdir))
+
+
+ERROR_TYPES = (ValueError, RuntimeError, OSError)
+
+
+def main(argv=None):
+    cli.main(command, argv, prog_name="generate.py", error_types=ERROR_TYPES)
+
+
+if __name__ == "__main__":
+    main()
