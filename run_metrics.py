@@ -11,8 +11,8 @@ Examples:
     python run_metrics.py --network=00005 --snapshot=25000 --metrics=fid50k,ppl_wend \
         --result_dir=results --lpips=lpips_vgg16.npz
 
-Metrics: fid50k, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ls, dummy (official) and fid1k, fid10k,
-ppl_*_1k, ls_10k (quick). See docs/metrics.md. Errors (missing/corrupt pickle, unknown metric,
+Metrics: fid50k, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ls, dummy (official StyleGAN), swd16k (Progressive
+GAN's SWD, no download) and fid1k, fid10k, ppl_*_1k, ls_10k, swd2k (quick). See docs/metrics.md. Errors (missing/corrupt pickle, unknown metric,
 dataset/generator resolution mismatch, wrong checksum, ...) are reported in one line with exit code 1.
 """
 

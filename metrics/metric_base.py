@@ -32,6 +32,8 @@ ppl_zend = EasyDict(func_name="metrics.perceptual_path_length.PPL", name="ppl_ze
 ppl_wend = EasyDict(func_name="metrics.perceptual_path_length.PPL", name="ppl_wend", num_samples=100000, epsilon=1e-4, space="w", sampling="end", minibatch_per_gpu=16)
 ls = EasyDict(func_name="metrics.linear_separability.LS", name="ls", num_samples=200000, num_keep=100000, attrib_indices=range(40), minibatch_per_gpu=4)
 dummy = EasyDict(func_name="metrics.metric_base.DummyMetric", name="dummy")  # for debugging
+swd16k = EasyDict(func_name="metrics.sliced_wasserstein.SWD", name="swd16k", num_images=16384, minibatch_per_gpu=64)  # Progressive GAN's SWD
+digits10k = EasyDict(func_name="metrics.digit_classifier.DigitClassifierMetric", name="digits10k", num_images=10000, minibatch_per_gpu=64)  # demo dataset only (ours)
 
 # Smaller variants for quick checks (not official; same procedures, fewer samples).
 fid1k = EasyDict(fid50k, name="fid1k", num_images=1000)
@@ -41,9 +43,11 @@ ppl_wfull_1k = EasyDict(ppl_wfull, name="ppl_wfull_1k", num_samples=1000)
 ppl_zend_1k = EasyDict(ppl_zend, name="ppl_zend_1k", num_samples=1000)
 ppl_wend_1k = EasyDict(ppl_wend, name="ppl_wend_1k", num_samples=1000)
 ls_10k = EasyDict(ls, name="ls_10k", num_samples=10000, num_keep=5000)
+swd2k = EasyDict(swd16k, name="swd2k", num_images=2048)
+digits1k = EasyDict(digits10k, name="digits1k", num_images=1000)
 
-OFFICIAL_METRICS = ["fid50k", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "ls", "dummy"]
-QUICK_METRICS = ["fid1k", "fid10k", "ppl_zfull_1k", "ppl_wfull_1k", "ppl_zend_1k", "ppl_wend_1k", "ls_10k"]
+OFFICIAL_METRICS = ["fid50k", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "ls", "dummy", "swd16k", "digits10k"]
+QUICK_METRICS = ["fid1k", "fid10k", "ppl_zfull_1k", "ppl_wfull_1k", "ppl_zend_1k", "ppl_wend_1k", "ls_10k", "swd2k", "digits1k"]
 
 
 def metric_names():

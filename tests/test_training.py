@@ -302,7 +302,8 @@ TINY = ["--set=G.fmap_base=64", "--set=G.fmap_max=16", "--set=G.latent_size=16",
         "--set=G.mapping_fmaps=16", "--set=G.mapping_layers=2", "--set=D.fmap_base=64", "--set=D.fmap_max=16",
         "--set=sched.minibatch_base=8", "--set=sched.lod_initial_resolution=16",
         "--set=sched.lod_training_kimg=0.1", "--set=sched.lod_transition_kimg=0.1",
-        "--set=sched.tick_kimg_base=0.1", "--set=grid.size='4x2'", "--set=train.network_snapshot_ticks=2"]
+        "--set=sched.tick_kimg_base=0.1", "--set=grid.size='4x2'", "--set=train.network_snapshot_ticks=2",
+        "--set=dataset.demo={'resolution': 32, 'channels': 3}"]  # growth 16 -> 32 and RGB (the demo is 16x16 gray)
 
 
 def train(tmp_path, *args, check=True, **kwargs):
