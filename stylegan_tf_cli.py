@@ -14,6 +14,7 @@ from dnnlib import cli
 
 # name -> ("module:attribute", one-line description)
 TOOLS = {
+    "train": ("train:command", "Train StyleGAN (or Progressive GAN) with the official configurations."),
     "dataset": ("dataset_tool:command", "Create, inspect and compare multi-resolution TFRecord datasets."),
 }
 

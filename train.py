@@ -15,33 +15,10 @@ import copy
 import os
 import sys
 
-from absl import app, flags
+import click
 
 import dnnlib
-from dnnlib import EasyDict
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", None, "TFRecord directory name under --data_dir (default: the built-in demo dataset).")
-flags.DEFINE_string("data_dir", "datasets", "Root directory of the datasets.")
-flags.DEFINE_string("result_dir", "results", "Root directory of the run directories.")
-flags.DEFINE_integer("gpus", None, "Number of replicas (GPUs; on a machine without GPUs, logical CPU devices). "
-                     "Default: all visible GPUs, else 1.")
-flags.DEFINE_float("total_kimg", None, "Length of training in thousands of real images.")
-flags.DEFINE_enum("mirror_augment", None, ["0", "1"], "Mirror augmentation (default: per dataset preset).")
-flags.DEFINE_string("metrics", None, "Comma-separated metrics to run on each network snapshot (e.g. fid50k).")
-flags.DEFINE_string("inception", None, "FID feature network (path or URL of the Inception GraphDef); see docs/metrics.md.")
-flags.DEFINE_string("lpips", None, "PPL feature network (path or URL of the LPIPS-VGG16 weights).")
-flags.DEFINE_string("ls_classifiers", None, "LS attribute classifiers (directory, path or URL).")
-flags.DEFINE_string("cache_dir", None, "Cache directory for downloaded feature networks.")
-flags.DEFINE_string("resume", None, "Snapshot pickle or run directory (latest snapshot) to resume from.")
-flags.DEFINE_float("resume_kimg", None, "Training progress of the resumed snapshot (default: from its state file "
-                   "or name).")
-flags.DEFINE_string("config", None, "Comma-separated presets (default: 'demo' without --dataset, else 'stylegan').")
-flags.DEFINE_multi_string("set", [], "Override an option: group.key=value (value as a Python literal).")
-flags.DEFINE_bool("xla", False, "Compile the per-replica training steps with XLA.")
-flags.DEFINE_bool("multiworker", False, "Use MultiWorkerMirroredStrategy configured by TF_CONFIG.")
-flags.DEFINE_integer("seed", 1000, "Random seed (weights, latents, data order).")
-flags.DEFINE_integer("stop_after_ticks", None, "Stop (with a snapshot) after this many ticks of this process.")
+from dnnlib import EasyDict, cli
 
 
 def base_config():
@@ -183,8 +160,8 @@ PROGAN_GPU_SCHED = {
 }
 
 
-class UsageError(Exception):
-    """A bad flag value: reported as one line and exit code 2."""
+class UsageError(click.UsageError):
+    """A bad flag value or override: reported as one line and exit code 2."""
 
 
 def build_config(config_names, num_gpus, overrides=(), dataset=None, total_kimg=None, mirror_augment=None,
@@ -276,26 +253,68 @@ def metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, dataset_
         group.run(network_pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
                   mirror_augment=mirror_augment, num_gpus=num_gpus)
         return getattr(group, "latest_results", {}) or {}
+    on_snapshot.group = group  # for the summary at the end
     return on_snapshot
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
-    if FLAGS.gpus is not None and FLAGS.gpus < 1:
-        raise UsageError("--gpus must be >= 1, got %d" % FLAGS.gpus)
-    if FLAGS.total_kimg is not None and FLAGS.total_kimg <= 0:
-        raise UsageError("--total_kimg must be > 0, got %g" % FLAGS.total_kimg)
-    config_names = FLAGS.config or ("stylegan" if FLAGS.dataset else "demo")
-    check = build_config(config_names, FLAGS.gpus or 1, FLAGS.set)  # validate presets and overrides first
-    if FLAGS.dataset is None and "demo" not in config_names and not FLAGS.resume:
-        raise UsageError("--config=%s needs --dataset (or add 'demo')" % config_names)
-    if FLAGS.dataset is not None and not os.path.isdir(os.path.join(FLAGS.data_dir, FLAGS.dataset)):
-        raise UsageError("--dataset: no such TFRecord directory: %s" % os.path.join(FLAGS.data_dir, FLAGS.dataset))
+def override_keys(c):
+    """{group: keys that --set may name}: the keyword arguments (with defaults) of what each group
+    configures: the network builders' models, the loss functions, the dataset reader, the schedule,
+    the snapshot grid and the training loop (optimizer options are checked by tflib.Optimizer)."""
+    import inspect
+    from stylegan_tf import images
+    from stylegan_tf.data import reader
+    from training import training_loop
 
+    def keywords(*funcs):
+        return {name for f in funcs for name, p in inspect.signature(f).parameters.items()
+                if p.default is not inspect.Parameter.empty and name != "name"}
+
+    def network(func_name):
+        func = dnnlib.util.get_obj_by_name(func_name)
+        return keywords(*getattr(func, "model_classes", (func,))) | {"func_name"}
+
+    loss = lambda func_name: keywords(dnnlib.util.get_obj_by_name(func_name)) | {"func_name"}
+    return dict(G=network(c.G.func_name), D=network(c.D.func_name), G_loss=loss(c.G_loss.func_name),
+                D_loss=loss(c.D_loss.func_name), dataset=keywords(reader.TFRecordDataset.__init__, reader.load_dataset)
+                | {"tfrecord_dir", "demo"}, sched=keywords(training_loop.training_schedule),
+                grid=keywords(images.setup_snapshot_image_grid) - {"seed"}, train=keywords(training_loop.training_loop)
+                - {"G_args", "D_args", "G_opt_args", "D_opt_args", "G_loss_args", "D_loss_args", "dataset_args",
+                   "sched_args", "grid_args", "on_snapshot", "tf_config", "resume_pkl", "resume_kimg", "data_dir",
+                   "strategy", "xla", "seed", "stop_after_ticks"})
+
+
+def check_override_keys(c, overrides):
+    """Refuse an override key that nothing reads (a typo would otherwise be silently ignored)."""
+    known = override_keys(c)
+    for item in overrides:
+        group, key = item.split("=", 1)[0].split(".", 1)
+        if group in known and key not in known[group]:
+            raise UsageError("--set %s: %s has no option %r%s" % (item, group, key, cli.suggestion(
+                key, known[group]).replace("did you mean ", "did you mean %s." % group)))
+
+
+def run(opts):
+    """Train with the command line's options (see `command`)."""
+    if opts.gpus is not None and opts.gpus < 1:
+        raise UsageError("--gpus must be >= 1, got %d" % opts.gpus)
+    if opts.total_kimg is not None and opts.total_kimg <= 0:
+        raise UsageError("--total_kimg must be > 0, got %g" % opts.total_kimg)
+    config_names = opts.config or ("stylegan" if opts.dataset else "demo")
+    check = build_config(config_names, opts.gpus or 1, opts.set)  # validate presets and overrides first
+    if opts.dataset is None and "demo" not in config_names and not opts.resume:
+        raise UsageError("--config=%s needs --dataset (or add 'demo')" % config_names)
+    if opts.dataset is not None and not os.path.isdir(os.path.join(opts.data_dir, opts.dataset)):
+        raise UsageError("--dataset: no such TFRecord directory: %s" % os.path.join(opts.data_dir, opts.dataset))
+
+    tf = cli.import_tensorflow()
+    check_override_keys(check, opts.set)
     from stylegan_tf import images, rundir
     from training import training_loop
-    resume_pkl = rundir.locate_latest_snapshot(FLAGS.resume) if FLAGS.resume else None
+    try:
+        resume_pkl = rundir.locate_latest_snapshot(opts.resume) if opts.resume else None
+    except FileNotFoundError as e:
+        raise UsageError("--resume: %s" % e) from None
     from dnnlib import tflib
     for group in ("G_opt", "D_opt"):
         try:
@@ -308,36 +327,38 @@ def main(argv):
                          % (layout, ", ".join(images.GRID_CLASS_LAYOUTS)))
 
     if "float16" in (check.G.get("dtype"), check.D.get("dtype")):
-        import tensorflow as tf
         if not tf.config.list_physical_devices("GPU"):
             raise UsageError("G/D dtype float16 (the fp16 preset) needs a GPU: TensorFlow has no float16 "
                              "convolutions on CPU (use bf16 there)")
-    strategy = make_strategy(FLAGS.gpus, FLAGS.multiworker)
+    strategy = make_strategy(opts.gpus, opts.multiworker)
     num_gpus = strategy.num_replicas_in_sync
-    c = build_config(config_names, num_gpus, FLAGS.set, FLAGS.dataset, FLAGS.total_kimg, FLAGS.mirror_augment,
-                     FLAGS.metrics)
-    data_dir = FLAGS.data_dir
+    c = build_config(config_names, num_gpus, opts.set, opts.dataset, opts.total_kimg, opts.mirror_augment,
+                     opts.metrics)
+    data_dir = opts.data_dir
     demo = c.dataset.pop("demo", False)
     if demo:
         from stylegan_tf.data.demo import get_demo_dataset
         c.dataset.tfrecord_dir = get_demo_dataset(**(demo if isinstance(demo, dict) else {}))
         data_dir = None
-    c.tf_config["rnd.np_random_seed"] = FLAGS.seed
-    c.dataset.setdefault("shuffle_seed", FLAGS.seed)
+    c.tf_config["rnd.np_random_seed"] = opts.seed
+    c.dataset.setdefault("shuffle_seed", opts.seed)
     metric_arg_list = resolve_metrics(c.metrics)
-    metric_kwargs = {k: v for k, v in dict(inception=FLAGS.inception, lpips=FLAGS.lpips,
-                                           ls_classifiers=FLAGS.ls_classifiers, cache_dir=FLAGS.cache_dir).items()
+    metric_kwargs = {k: v for k, v in dict(inception=opts.inception, lpips=opts.lpips,
+                                           ls_classifiers=opts.ls_classifiers, cache_dir=opts.cache_dir).items()
                      if v is not None}
 
     if tflib.is_chief(strategy):
-        run_dir = rundir.create_run_dir(FLAGS.result_dir, c.desc)
+        run_dir = rundir.create_run_dir(opts.result_dir, c.desc)
     else:
         import tempfile
         run_dir = tempfile.mkdtemp(prefix="stylegan-worker-")
     with dnnlib.util.Logger(os.path.join(run_dir, "log.txt"), file_mode="a"):
         print("Run directory: %s" % run_dir)
-        rundir.write_config(run_dir, dict(c, num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=FLAGS.seed,
-                                          xla=FLAGS.xla))
+        print("  Look at fakesNNNNNN.png there (Gs's samples after each tick; reals.png holds the training images),")
+        print("  network-snapshot-NNNNNN.pkl (networks, for generate.py and run_metrics.py) and log.txt;")
+        print("  curves: tensorboard --logdir %s" % run_dir)
+        rundir.write_config(run_dir, dict(c, num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=opts.seed,
+                                          xla=opts.xla))
         on_snapshot = metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, c.dataset,
                                        c.train.get("mirror_augment", False), num_gpus)
         try:
@@ -345,27 +366,61 @@ def main(argv):
                 run_dir, G_args=c.G, D_args=c.D, G_opt_args=c.G_opt, D_opt_args=c.D_opt, G_loss_args=c.G_loss,
                 D_loss_args=c.D_loss, dataset_args=c.dataset, sched_args=c.sched, grid_args=c.grid,
                 on_snapshot=on_snapshot, tf_config=c.tf_config, resume_pkl=resume_pkl,
-                resume_kimg=FLAGS.resume_kimg, data_dir=data_dir, strategy=strategy, xla=FLAGS.xla,
-                seed=FLAGS.seed, stop_after_ticks=FLAGS.stop_after_ticks, **c.train)
+                resume_kimg=opts.resume_kimg, data_dir=data_dir, strategy=strategy, xla=opts.xla,
+                seed=opts.seed, stop_after_ticks=opts.stop_after_ticks, **c.train)
         except training_loop.NonFiniteLossError as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 1
         except images.GridConfigError as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 2
+        results = on_snapshot.group.get_results() if on_snapshot is not None else {}
+        if results:
+            print("Metrics of the last snapshot: %s" % ", ".join("%s %.4g" % kv for kv in results.items()))
         print("Done: %s" % final)
     return 0
 
 
-def run():
-    def wrapped(argv):
-        try:
-            return main(argv)
-        except (UsageError, FileNotFoundError) as e:
-            print("train.py: error: %s" % e, file=sys.stderr)
-            return 2
-    app.run(wrapped)
+@click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
+               help=__doc__.replace("\n\n    ", "\n\n\b\n    ", 1))
+@click.option("--dataset", default=None, help="TFRecord directory name under --data_dir (default: the built-in demo "
+              "dataset).")
+@click.option("--data_dir", default="datasets", show_default=True, help="Root directory of the datasets.")
+@click.option("--result_dir", default="results", show_default=True, help="Root directory of the run directories.")
+@click.option("--gpus", type=int, default=None, help="Number of replicas (GPUs; on a machine without GPUs, logical "
+              "CPU devices). Default: all visible GPUs, else 1.")
+@click.option("--total_kimg", type=float, default=None, help="Length of training in thousands of real images.")
+@cli.bool_option("--mirror_augment", default=None, help="Mirror augmentation (default: per dataset preset).")
+@click.option("--metrics", default=None, help="Comma-separated metrics to run on each network snapshot (e.g. fid50k, "
+              "swd16k).")
+@click.option("--inception", default=None, help="FID feature network (path or URL of the Inception GraphDef); see "
+              "docs/metrics.md.")
+@click.option("--lpips", default=None, help="PPL feature network (path or URL of the LPIPS-VGG16 weights).")
+@click.option("--ls_classifiers", default=None, help="LS attribute classifiers (directory, file or URL).")
+@click.option("--cache_dir", default=None, help="Cache directory for downloaded feature networks.")
+@click.option("--resume", default=None, help="Snapshot pickle or run directory (latest snapshot) to resume from.")
+@click.option("--resume_kimg", type=float, default=None, help="Training progress of the resumed snapshot (default: "
+              "from its state file or name).")
+@click.option("--config", default=None, help="Comma-separated presets (default: 'demo' without --dataset, else "
+              "'stylegan').")
+@click.option("--set", "set", multiple=True, metavar="GROUP.KEY=VALUE", help="Override an option (value as a Python "
+              "literal); repeatable. Groups: G, D, G_opt, D_opt, G_loss, D_loss, dataset, sched, grid, train.")
+@cli.bool_option("--xla", help="Compile the per-replica training steps with XLA.")
+@cli.bool_option("--multiworker", help="Use MultiWorkerMirroredStrategy configured by TF_CONFIG.")
+@click.option("--seed", type=int, default=1000, show_default=True, help="Random seed (weights, latents, data order).")
+@click.option("--stop_after_ticks", type=int, default=None, help="Stop (with a snapshot) after this many ticks of "
+              "this process.")
+@cli.verbose_option
+def command(**opts):
+    code = run(EasyDict(opts, set=list(opts["set"])))
+    if code:
+        click.get_current_context().exit(code)
+
+
+def main(argv=None):
+    """Entry point of `train.py` and `stylegan-tf train`."""
+    cli.main(command, argv=argv, prog_name="train.py")
 
 
 if __name__ == "__main__":
-    run()
+    main()

@@ -44,7 +44,7 @@ def import_tensorflow():
     if "tensorflow" in sys.modules or is_verbose():
         import tensorflow as tf
         return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ INFO and WARNING lines after start-up
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ log lines after start-up either (oneDNN notices are logged as errors)
     captured = tempfile.TemporaryFile()
     saved_fd = os.dup(2)
     try:
@@ -87,7 +87,7 @@ def check_choice(what, name, candidates):
 
 def bool_option(*param_decls, default=False, help=None, **kwargs):
     """A click option that is a boolean flag and also takes a value (see the module docstring)."""
-    return click.option(*param_decls, type=click.BOOL, is_flag=False, flag_value=True, default=default,
+    return click.option(*param_decls, type=click.BOOL, is_flag=False, flag_value=True, default=default, metavar="[0|1]",
                         show_default=True, help=help, **kwargs)
 
 

@@ -153,3 +153,8 @@ def G_paper(name="G", **kwargs):
 def D_paper(name="D", **kwargs):
     """Progressive GAN discriminator (official `D_paper` keyword arguments)."""
     return DPaper(name=name, **kwargs)
+
+
+# The models whose keyword arguments each builder accepts (train.py refuses override keys outside them).
+G_paper.model_classes = (GPaper,)
+D_paper.model_classes = (DPaper,)

@@ -433,3 +433,10 @@ def G_synthesis(name="G_synthesis", **kwargs):
 def D_basic(name="D", **kwargs):
     """Discriminator (official `D_basic` keyword arguments)."""
     return DBasic(name=name, **kwargs)
+
+
+# The models whose keyword arguments each builder accepts (train.py refuses override keys outside them).
+G_style.model_classes = (GStyle, GMapping, GSynthesis)
+G_mapping.model_classes = (GMapping,)
+G_synthesis.model_classes = (GSynthesis,)
+D_basic.model_classes = (DBasic,)

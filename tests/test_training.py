@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -327,7 +328,12 @@ def test_short_training_run(tmp_path):
             "network-snapshot-000000.pkl"} <= files, files
     assert any(f.startswith("events.out.tfevents") for f in files)
     ticks = [line for line in res.stdout.splitlines() if line.startswith("tick ")]
-    assert len(ticks) >= 3 and "sec/kimg" in ticks[0] and "lod" in ticks[0]
+    assert len(ticks) >= 3 and "sec/kimg" in ticks[0] and "lod" in ticks[0] and " eta " in ticks[0]
+    assert "Latest image grid: %s" % os.path.join(run_dir, "fakes000000.png") in res.stdout
+    assert "Metrics of the last snapshot: dummy" in res.stdout
+    assert "tensorboard --logdir %s" % run_dir in res.stdout
+    tf_log = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages)|oneDNN|cuInit|cuda|tensorflow/", re.M)
+    assert not tf_log.search(res.stderr + res.stdout), res.stderr  # TensorFlow's own log stays quiet
     G, D, Gs = misc.load_pkl(os.path.join(run_dir, "network-final.pkl"))
     img = Gs.run(np.random.randn(2, 16).astype(np.float32), None, truncation_psi=0.7)
     assert img.shape == (2, 3, 32, 32) and np.all(np.isfinite(img))
@@ -481,6 +487,17 @@ def test_train_py_bad_flags(tmp_path):
     assert res.returncode == 2 and "G_opt: unknown optimizer option(s): momentum" in res.stderr
     res = train(tmp_path, "--set=grid.layout=diagonal", check=False)
     assert res.returncode == 2 and "grid.layout 'diagonal'" in res.stderr
+    res = train(tmp_path, "--set=G.fmap_bse=256", check=False)  # a typo is refused, not ignored
+    assert res.returncode == 2 and "'fmap_bse'" in res.stderr and "did you mean G.fmap_base?" in res.stderr
+    assert res.stderr.count("\n") == 1, res.stderr
+    res = train(tmp_path, "--set=sched.lod_training_kmg=3", check=False)
+    assert res.returncode == 2 and "did you mean sched.lod_training_kimg?" in res.stderr
+    res = train(tmp_path, "--total_kmg=3", check=False)
+    assert res.returncode == 2 and "--total_kimg" in res.stderr and res.stderr.count("\n") == 1
+    res = train(tmp_path, "--xla=maybe", check=False)
+    assert res.returncode == 2 and "--xla" in res.stderr
+    res = train(tmp_path, "--help", check=False)
+    assert res.returncode == 0 and "--set GROUP.KEY=VALUE" in res.stdout and res.stderr == ""
     if not tf.config.list_physical_devices("GPU"):
         res = train(tmp_path, "--config=demo,fp16", check=False)
         assert res.returncode == 2 and "needs a GPU" in res.stderr

@@ -386,7 +386,10 @@ def training_loop(
                         print("Stopped at tick %d (kimg %.1f); resume with --resume %s" % (
                             run.pos.cur_tick, run.pos.cur_nimg / 1000.0, run_dir), flush=True)
                         return run.last_snapshot
-        return run.save_snapshot(rundir.FINAL_NAME)
+        final = run.save_snapshot(rundir.FINAL_NAME)
+        if run.is_chief:
+            print("Latest image grid: %s" % run.last_fakes)
+        return final
     finally:
         run.summary_writer.close()
 
@@ -427,6 +430,7 @@ class _TrainingRun:
             np.random.set_state(resume_state["np_random_state"])
             seed = resume_state["seed"]
         self.seed = seed
+        self.total_nimg = total_kimg * 1000
         self.base_seed = np.int64(seed)
         self.feed = _DataFeed(self.strategy, self.training_set, self.pos)
         self.last_snapshot = resume_pkl
@@ -450,8 +454,8 @@ class _TrainingRun:
 
     def save_fakes(self, Gs):
         fakes = Gs.run(self.grid_latents, self.grid_labels, is_validation=True, minibatch_size=self.grid_mb)
-        images.save_image_grid(fakes, os.path.join(self.run_dir, rundir.fakes_name(self.pos.cur_nimg // 1000)),
-                               drange=self.drange_net, grid_size=self.grid_size)
+        self.last_fakes = os.path.join(self.run_dir, rundir.fakes_name(self.pos.cur_nimg // 1000))
+        images.save_image_grid(fakes, self.last_fakes, drange=self.drange_net, grid_size=self.grid_size)
 
     def configure(self, sched, reset_opt_for_new_lod):
         """Data pipeline, optimizer reset at a new lod, learning rates and the step's constants."""
@@ -510,10 +514,13 @@ class _TrainingRun:
             "Timing/sec_per_tick": tick_time, "Timing/sec_per_kimg": tick_time / max(tick_kimg, 1e-8),
             "Timing/maintenance_sec": self.maintenance_time, "Resources/peak_host_mem_gb": mem,
             "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0})
+        # ETA (not in the official line): the rest of the run at this tick's speed, maintenance included.
+        eta = max(self.total_nimg - pos.cur_nimg, 0) / 1000.0 * (tick_time + self.maintenance_time) / max(tick_kimg, 1e-8)
         print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
-              "maintenance %-6.1f cpumem %-4.1f" % (
+              "maintenance %-6.1f cpumem %-4.1f eta %s" % (
                   pos.cur_tick, pos.cur_nimg / 1000.0, sched.lod, sched.minibatch, dnnlib.util.format_time(total_time),
-                  tick_time, tick_time / max(tick_kimg, 1e-8), self.maintenance_time, mem), flush=True)
+                  tick_time, tick_time / max(tick_kimg, 1e-8), self.maintenance_time, mem,
+                  dnnlib.util.format_time(eta)), flush=True)
 
         if self.is_chief and (pos.cur_tick % self.image_snapshot_ticks == 0 or done):
             self.save_fakes(self.trainer.Gs)
