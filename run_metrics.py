@@ -13,47 +13,22 @@ Examples:
 
 Metrics: fid50k, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ls, dummy (official StyleGAN), swd16k (Progressive
 GAN's SWD, no download) and fid1k, fid10k, ppl_*_1k, ls_10k, swd2k (quick). See docs/metrics.md. Errors (missing/corrupt pickle, unknown metric,
-dataset/generator resolution mismatch, wrong checksum, ...) are reported in one line with exit code 1.
+dataset/generator resolution mismatch, wrong checksum, ...) are reported in one line with exit code 1; a bad
+command line (unknown flag, missing --network or --dataset) with exit code 2.
 """
 
 import os
 import sys
 
-from absl import flags
+import click
 
-import dnnlib
-
-# Own FlagValues (not absl's global FLAGS): both scripts can be imported into one process.
-FLAGS = flags.FlagValues()
-flags.DEFINE_string("network", None, "Network pickle (path or URL), or a run id / run directory (see --snapshot).", flag_values=FLAGS)
-flags.DEFINE_string("snapshot", None, "Snapshot (kimg number, or a pickle path) of the run given by --network; default: latest.", flag_values=FLAGS)
-flags.DEFINE_string("metrics", "fid50k", "Comma-separated metric names.", flag_values=FLAGS)
-flags.DEFINE_string("dataset", None, "TFRecord dataset directory (relative to --data_dir); default: the run's configuration.", flag_values=FLAGS)
-flags.DEFINE_string("data_dir", None, "Root directory of datasets.", flag_values=FLAGS)
-flags.DEFINE_enum("mirror_augment", "auto", ["auto", "true", "false"], "Mirror the reals (auto: the run's setting, else false).", flag_values=FLAGS)
-flags.DEFINE_integer("gpus", 1, "Number of GPUs (replicas of a MirroredStrategy).", flag_values=FLAGS)
-flags.DEFINE_string("result_dir", "results", "Where run ids are looked up; results of a plain pickle go here too.", flag_values=FLAGS)
-flags.DEFINE_string("cache_dir", None, "Cache for downloaded feature networks and real-image statistics "
-                    "(default $STYLEGAN_CACHE_DIR or ~/.cache/stylegan_tf).", flag_values=FLAGS)
-flags.DEFINE_string("inception", None, "Inception-v3 2015-12-05 GraphDef (.pb or the official .tgz), path or URL "
-                    "(default: the official download URL).", flag_values=FLAGS)
-flags.DEFINE_string("inception_sha256", None, "Expected SHA-256 of the --inception file.", flag_values=FLAGS)
-flags.DEFINE_string("lpips", None, "LPIPS-VGG16 weights (.npz from metrics/convert_lpips.py), path or URL.", flag_values=FLAGS)
-flags.DEFINE_string("lpips_sha256", None, "Expected SHA-256 of the --lpips file.", flag_values=FLAGS)
-flags.DEFINE_string("ls_classifiers", None, "LS attribute classifiers: a directory or URL prefix holding "
-                    "celebahq-classifier-NN-<name>.pkl, or a comma list of pickles.", flag_values=FLAGS)
-flags.DEFINE_string("ls_sha256", None, "Expected SHA-256s of the classifiers (comma list, same order).", flag_values=FLAGS)
-flags.DEFINE_integer("num_samples", None, "Override the number of images/samples of every metric "
-                     "(for quick checks; the metric is renamed <name>_n<N>).", flag_values=FLAGS)
-flags.DEFINE_integer("seed", None, "Random seed of latents, noise and interpolation points (default: random).", flag_values=FLAGS)
-flags.DEFINE_bool("progress", True, "Show a progress bar per metric.", flag_values=FLAGS)
-
+from dnnlib import cli
 
 PROG_NAME = "run_metrics.py"
 
 
-class UsageError(Exception):
-    pass
+class UsageError(click.UsageError):
+    """A bad flag: one line, exit code 2."""
 
 
 def _metric_list(spec, num_samples):
@@ -78,65 +53,106 @@ def _metric_list(spec, num_samples):
     return out
 
 
-def _resolve_network():
+def _resolve_network(opts):
     """(network_pkl, run_dir or None)."""
     import dnnlib
     from stylegan_tf import rundir
-    net = FLAGS.network
-    if net is None:
-        raise UsageError("--network is required")
+    net = opts.network
     if dnnlib.util.is_url(net, allow_file_urls=True) or os.path.isfile(net):
-        if FLAGS.snapshot is not None:
+        if opts.snapshot is not None:
             raise UsageError("--snapshot needs --network to name a run, not a pickle")
         return net, None
     if net.endswith(".pkl"):
         raise UsageError("network pickle not found: %s" % net)
     try:
-        run_dir = rundir.locate_run_dir(net, FLAGS.result_dir)
-        return rundir.locate_network_pkl(run_dir, FLAGS.snapshot, FLAGS.result_dir), run_dir
+        run_dir = rundir.locate_run_dir(net, opts.result_dir)
+        return rundir.locate_network_pkl(run_dir, opts.snapshot, opts.result_dir), run_dir
     except IOError as e:
         raise UsageError(str(e)) from None
 
 
-def run():
-    import tensorflow as tf
+def run(opts):
+    """Evaluate the metrics (see `command`)."""
+    tf = cli.import_tensorflow()
     from metrics import metric_base
     from metrics.feature_nets import FeatureNetworkError
 
-    metric_args = _metric_list(FLAGS.metrics, FLAGS.num_samples)
-    network_pkl, run_dir = _resolve_network()
+    metric_args = _metric_list(opts.metrics, opts.num_samples)
+    network_pkl, run_dir = _resolve_network(opts)
     dataset_args = None
-    if FLAGS.dataset is not None:
-        dataset_args = dict(tfrecord_dir=FLAGS.dataset, shuffle_mb=0)
-    mirror = {"auto": None, "true": True, "false": False}[FLAGS.mirror_augment]
+    if opts.dataset is not None:
+        dataset_args = dict(tfrecord_dir=opts.dataset, shuffle_mb=0)
+    mirror = opts.mirror_augment  # None: the run's setting
     if run_dir is None and mirror is None:
         mirror = False
-    log_dir = run_dir if run_dir is not None else FLAGS.result_dir
+    log_dir = run_dir if run_dir is not None else opts.result_dir
     strategy = None
-    if FLAGS.gpus > 1:
+    if opts.gpus > 1:
         gpus = tf.config.list_logical_devices("GPU")
-        if len(gpus) < FLAGS.gpus:
-            raise UsageError("--gpus=%d but %d GPUs are visible" % (FLAGS.gpus, len(gpus)))
-        strategy = tf.distribute.MirroredStrategy([d.name for d in gpus[:FLAGS.gpus]])
+        if len(gpus) < opts.gpus:
+            raise UsageError("--gpus=%d but %d GPUs are visible" % (opts.gpus, len(gpus)))
+        strategy = tf.distribute.MirroredStrategy([d.name for d in gpus[:opts.gpus]])
     group = metric_base.MetricGroup(
-        metric_args, cache_dir=FLAGS.cache_dir, inception=FLAGS.inception, inception_sha256=FLAGS.inception_sha256,
-        lpips=FLAGS.lpips, lpips_sha256=FLAGS.lpips_sha256, ls_classifiers=FLAGS.ls_classifiers,
-        ls_sha256=FLAGS.ls_sha256, strategy=strategy, seed=FLAGS.seed, progress=FLAGS.progress)
+        metric_args, cache_dir=opts.cache_dir, inception=opts.inception, inception_sha256=opts.inception_sha256,
+        lpips=opts.lpips, lpips_sha256=opts.lpips_sha256, ls_classifiers=opts.ls_classifiers,
+        ls_sha256=opts.ls_sha256, strategy=strategy, seed=opts.seed, progress=opts.progress)
+    needs_reals = [m.name for m in group.metrics if m.needs_reals()]
+    if needs_reals and dataset_args is None and run_dir is None:
+        raise UsageError("--dataset is required: %s compare%s %s with real images, and --network names a pickle, "
+                         "not a run whose configuration names the dataset" % (
+                             ", ".join(needs_reals), "s" if len(needs_reals) == 1 else "", network_pkl))
     print("Evaluating %s on %s..." % (", ".join(m.name for m in group.metrics), network_pkl), flush=True)
     try:
-        group.run(network_pkl, run_dir=log_dir, data_dir=FLAGS.data_dir, dataset_args=dataset_args,
-                  mirror_augment=mirror, num_gpus=FLAGS.gpus)
+        group.run(network_pkl, run_dir=log_dir, data_dir=opts.data_dir, dataset_args=dataset_args,
+                  mirror_augment=mirror, num_gpus=opts.gpus)
     except FeatureNetworkError as e:
         raise metric_base.MetricError(str(e)) from None
-    return 0
+
+
+@click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
+               help=__doc__.replace("Examples:\n", "Examples:\n\b", 1))
+@click.option("--network", required=True, help="Network pickle (path or URL), or a run id / run directory (see "
+              "--snapshot).")
+@click.option("--snapshot", default=None, help="Snapshot (kimg number, or a pickle path) of the run given by "
+              "--network; default: latest.")
+@click.option("--metrics", default="fid50k", show_default=True, help="Comma-separated metric names.")
+@click.option("--dataset", default=None, help="TFRecord dataset directory (relative to --data_dir); default: the "
+              "run's configuration.")
+@click.option("--data_dir", default=None, help="Root directory of datasets.")
+@cli.bool_option("--mirror_augment", default=None, help="Mirror the reals (default: the run's setting, else 0).")
+@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Number of GPUs (replicas of a MirroredStrategy).")
+@click.option("--result_dir", default="results", show_default=True, help="Where run ids are looked up; results of a "
+              "plain pickle go here too.")
+@click.option("--cache_dir", default=None, help="Cache for downloaded feature networks and real-image statistics "
+              "(default $STYLEGAN_CACHE_DIR or ~/.cache/stylegan_tf).")
+@click.option("--inception", default=None, help="Inception-v3 2015-12-05 GraphDef (.pb or the official .tgz), path "
+              "or URL (default: the official download URL).")
+@click.option("--inception_sha256", default=None, help="Expected SHA-256 of the --inception file.")
+@click.option("--lpips", default=None, help="LPIPS-VGG16 weights: NVIDIA's vgg16_zhang_perceptual.pkl, the lpips "
+              "package's vgg.pth (with torchvision's VGG16 beside it), or our .npz; path or URL.")
+@click.option("--lpips_sha256", default=None, help="Expected SHA-256 of the --lpips file.")
+@click.option("--ls_classifiers", default=None, help="LS attribute classifiers: a directory or URL prefix holding "
+              "celebahq-classifier-NN-<name>.pkl, a single classifier pickle, or a comma list of pickles.")
+@click.option("--ls_sha256", default=None, help="Expected SHA-256s of the classifiers (comma list, same order).")
+@click.option("--num_samples", type=int, default=None, help="Override the number of images/samples of every metric "
+              "(for quick checks; the metric is renamed <name>_n<N>).")
+@click.option("--seed", type=int, default=None, help="Random seed of latents, noise and interpolation points "
+              "(default: random).")
+@cli.bool_option("--progress", default=True, help="Show a progress line per metric.")
+@cli.verbose_option
+def command(**opts):
+    import dnnlib
+    run(dnnlib.EasyDict(opts))
 
 
 def main(argv=None):
-    """Parse flags from argv (default sys.argv) and run; returns the exit code (0 ok, 1 error)."""
-    from metrics.metric_base import MetricError
+    """Parse argv (argv[0] is the program name; default sys.argv) and run; returns the exit code (0 ok,
+    1 a failed metric or a bad file, 2 a bad command line)."""
     from metrics.feature_nets import FeatureNetworkError
-    return dnnlib.util.run_absl_cli(FLAGS, PROG_NAME, __doc__, run, (UsageError, MetricError, FeatureNetworkError),
-                                    argv)
+    from metrics.metric_base import MetricError
+    argv = list(sys.argv if argv is None else argv)
+    return cli.run(command, argv[1:], prog_name=PROG_NAME, error_types=(MetricError, FeatureNetworkError))
 
 
 if __name__ == "__main__":

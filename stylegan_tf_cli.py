@@ -15,6 +15,7 @@ from dnnlib import cli
 # name -> ("module:attribute", one-line description)
 TOOLS = {
     "train": ("train:command", "Train StyleGAN (or Progressive GAN) with the official configurations."),
+    "metrics": ("run_metrics:command", "Evaluate metrics (FID, PPL, LS, SWD, ...) on a network pickle or a run."),
     "dataset": ("dataset_tool:command", "Create, inspect and compare multi-resolution TFRecord datasets."),
 }
 

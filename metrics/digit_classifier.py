@@ -163,7 +163,7 @@ class DigitClassifierMetric(metric_base.MetricBase):
         self.num_images = num_images
         self.minibatch_per_gpu = minibatch_per_gpu
 
-    def _needs_reals(self):
+    def needs_reals(self):
         return True
 
     def _evaluate(self, Gs, num_gpus):

@@ -42,7 +42,7 @@ class FID(metric_base.MetricBase):
         self.num_images = num_images
         self.minibatch_per_gpu = minibatch_per_gpu
 
-    def _needs_reals(self):
+    def needs_reals(self):
         return True
 
     def _load_inception(self):

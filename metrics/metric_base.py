@@ -125,7 +125,7 @@ class MetricBase:
             try:
                 run_config = rundir.parse_config_for_previous_run(run_dir)
             except (IOError, ValueError) as e:
-                if self._needs_reals() and self._dataset_args is None:
+                if self.needs_reals() and self._dataset_args is None:
                     raise MetricError(str(e)) from None
                 run_config = {"dataset": {}, "train": {}}
             if self._dataset_args is None and run_config.get("dataset"):
@@ -196,7 +196,7 @@ class MetricBase:
             cache[key] = loader()
         return cache[key]
 
-    def _needs_reals(self):
+    def needs_reals(self):
         return False
 
     def _report_result(self, value, suffix="", fmt="%-10.4f"):

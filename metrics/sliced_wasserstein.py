@@ -154,7 +154,7 @@ class SWD(metric_base.MetricBase):
         self.num_images = num_images
         self.minibatch_per_gpu = minibatch_per_gpu
 
-    def _needs_reals(self):
+    def needs_reals(self):
         return True
 
     def _evaluate(self, Gs, num_gpus):

@@ -110,7 +110,7 @@ def test_errors_are_one_line_nonzero_and_write_nothing(env, tmp_path, capsys, ca
     if case == "missing_lpips":
         common = [a for a in common if not a.startswith("--lpips")]
     code, _out, err = _call(argv + common, capsys)
-    assert code == 1
+    assert code == (2 if case in ("missing_pickle", "too_many_gpus") else 1)  # 2: a bad command line
     errors = [l for l in err.splitlines() if l.startswith("run_metrics.py: error:")]
     assert len(errors) == 1, err
     expected = {"missing_pickle": "not found", "corrupt_pickle": "cannot load network pickle",
@@ -120,6 +120,20 @@ def test_errors_are_one_line_nonzero_and_write_nothing(env, tmp_path, capsys, ca
     assert expected in errors[0]
     assert not list(tmp_path.glob("metric-*.txt"))
     assert not (tmp_path / "cache").exists() or not [p for p in (tmp_path / "cache").iterdir() if p.suffix == ".pkl"]
+
+
+def test_command_line_refusals(env, tmp_path, capsys):
+    """A pickle without --dataset names the missing flag; unknown flags get the nearest name; all in one line."""
+    pkl = str(env / "network-snapshot-000140.pkl")
+    cases = [(["--network=%s" % pkl, "--metrics=fid1k"], "--dataset is required"),
+             (["--network=%s" % pkl, "--metrcs=fid1k"], "--metrics"),
+             (["--network=%s" % pkl, "--progress=sometimes"], "--progress"),
+             (["--metrics=fid1k"], "--network")]
+    for argv, needle in cases:
+        code, out, err = _call(argv + ["--result_dir=%s" % tmp_path], capsys)
+        assert code == 2 and err.count("\n") == 1 and needle in err and err.startswith("run_metrics.py: error:"), err
+    code, out, err = _call(["--help"], capsys)
+    assert code == 0 and "--ls_classifiers" in out and "swd16k" in out
 
 
 @pytest.mark.slow
