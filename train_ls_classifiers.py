@@ -19,34 +19,15 @@ import os
 import sys
 import time
 
-from absl import flags
+import click
 
-import dnnlib
-
-# Own FlagValues (not absl's global FLAGS): both scripts can be imported into one process.
-FLAGS = flags.FlagValues()
-flags.DEFINE_string("dataset", None, "Labelled TFRecord dataset directory (relative to --data_dir).", flag_values=FLAGS)
-flags.DEFINE_string("data_dir", None, "Root directory of datasets.", flag_values=FLAGS)
-flags.DEFINE_string("result_dir", "classifiers", "Where the classifier pickles are written.", flag_values=FLAGS)
-flags.DEFINE_string("attributes", None, "Comma-separated label columns to train (default: all, up to 40).", flag_values=FLAGS)
-flags.DEFINE_integer("total_images", 150000, "Training images per classifier (paper: 150k).", flag_values=FLAGS)
-flags.DEFINE_integer("minibatch", 8, "Minibatch size (paper: 8).", flag_values=FLAGS)
-flags.DEFINE_float("lrate", 1e-3, "Adam learning rate (paper: 1e-3).", flag_values=FLAGS)
-flags.DEFINE_float("beta1", 0.0, "Adam beta1.", flag_values=FLAGS)
-flags.DEFINE_float("beta2", 0.99, "Adam beta2.", flag_values=FLAGS)
-flags.DEFINE_float("threshold", 0.5, "Label > threshold means the attribute is present (fits 0/1 and -1/1 labels).", flag_values=FLAGS)
-flags.DEFINE_bool("mirror_augment", False, "Random horizontal flips of the training images.", flag_values=FLAGS)
-flags.DEFINE_integer("fmap_base", 8192, "D_paper fmap_base (official default 8192).", flag_values=FLAGS)
-flags.DEFINE_integer("fmap_max", 512, "D_paper fmap_max (official default 512).", flag_values=FLAGS)
-flags.DEFINE_integer("seed", 1000, "Random seed.", flag_values=FLAGS)
-flags.DEFINE_bool("overwrite", False, "Retrain classifiers whose pickle exists.", flag_values=FLAGS)
-
+from dnnlib import cli
 
 PROG_NAME = "train_ls_classifiers.py"
 
 
-class UsageError(Exception):
-    pass
+class UsageError(click.UsageError):
+    """A bad flag: one line, exit code 2."""
 
 
 def classifier_path(result_dir, idx):
@@ -111,48 +92,76 @@ def _fmt_time(s):
     return dnnlib.util.format_time(max(s, 0))
 
 
-def run():
+def run(opts):
+    """Train the classifiers (see `command`)."""
+    cli.import_tensorflow()
     from stylegan_tf import legacy
     from stylegan_tf.data import reader as dataset
-    if FLAGS.dataset is None:
-        raise UsageError("--dataset is required")
-    if FLAGS.total_images < 1 or FLAGS.minibatch < 1:
+    if opts.total_images < 1 or opts.minibatch < 1:
         raise UsageError("--total_images and --minibatch must be >= 1")
-    try:
-        dset = dataset.load_dataset(data_dir=FLAGS.data_dir, tfrecord_dir=FLAGS.dataset, max_label_size="full",
-                                    shuffle_seed=FLAGS.seed)
-    except (dataset.DatasetError, OSError, ValueError) as e:
-        raise UsageError("cannot open dataset %s: %s" % (FLAGS.dataset, e)) from None
-    if dset.label_size == 0:
-        raise UsageError("dataset %s has no labels (a <name>-rxx.labels file with one column per attribute)" % FLAGS.dataset)
-    if FLAGS.attributes:
+    attributes = None
+    if opts.attributes:
         try:
-            attributes = [int(a) for a in FLAGS.attributes.split(",")]
+            attributes = [int(a) for a in opts.attributes.split(",")]
         except ValueError:
-            raise UsageError("--attributes must be a comma list of integers") from None
-    else:
+            raise UsageError("--attributes must be a comma list of integers, got %r" % opts.attributes) from None
+    try:
+        dset = dataset.load_dataset(data_dir=opts.data_dir, tfrecord_dir=opts.dataset, max_label_size="full",
+                                    shuffle_seed=opts.seed)
+    except (dataset.DatasetError, OSError, ValueError) as e:
+        raise cli.CommandError("cannot open dataset %s: %s" % (opts.dataset, e)) from None
+    if dset.label_size == 0:
+        raise cli.CommandError("dataset %s has no labels (a <name>-rxx.labels file with one column per attribute)" % opts.dataset)
+    if not opts.attributes:
         attributes = list(range(min(dset.label_size, 40)))
     bad = [a for a in attributes if not 0 <= a < dset.label_size]
     if bad:
-        raise UsageError("attribute columns %s out of range: the dataset has %d label columns" % (bad, dset.label_size))
-    os.makedirs(FLAGS.result_dir, exist_ok=True)
+        raise cli.CommandError("attribute columns %s out of range: the dataset has %d label columns" % (bad, dset.label_size))
+    os.makedirs(opts.result_dir, exist_ok=True)
     for idx in attributes:
-        path = classifier_path(FLAGS.result_dir, idx)
-        if os.path.isfile(path) and not FLAGS.overwrite:
+        path = classifier_path(opts.result_dir, idx)
+        if os.path.isfile(path) and not opts.overwrite:
             print("%s exists, skipping (--overwrite to retrain)" % path)
             continue
-        net, acc = train_classifier(dset, idx, FLAGS.total_images, minibatch=FLAGS.minibatch, lrate=FLAGS.lrate,
-                                    beta1=FLAGS.beta1, beta2=FLAGS.beta2, threshold=FLAGS.threshold,
-                                    mirror_augment=FLAGS.mirror_augment, seed=FLAGS.seed,
-                                    fmap_base=FLAGS.fmap_base, fmap_max=FLAGS.fmap_max)
+        net, acc = train_classifier(dset, idx, opts.total_images, minibatch=opts.minibatch, lrate=opts.lrate,
+                                    beta1=opts.beta1, beta2=opts.beta2, threshold=opts.threshold,
+                                    mirror_augment=opts.mirror_augment, seed=opts.seed,
+                                    fmap_base=opts.fmap_base, fmap_max=opts.fmap_max)
         legacy.save_pkl(net, path)  # atomic
         print("Wrote %s (running training accuracy %.3f)" % (path, acc))
-    return 0
+
+
+@click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
+               help=__doc__.replace("\n\n    python", "\n\n\b\n    python", 1))
+@click.option("--dataset", required=True, help="Labelled TFRecord dataset directory (relative to --data_dir).")
+@click.option("--data_dir", default=None, help="Root directory of datasets.")
+@click.option("--result_dir", default="classifiers", show_default=True, help="Where the classifier pickles are "
+              "written.")
+@click.option("--attributes", default=None, help="Comma-separated label columns to train (default: all, up to 40).")
+@click.option("--total_images", type=int, default=150000, show_default=True, help="Training images per classifier "
+              "(paper: 150k).")
+@click.option("--minibatch", type=int, default=8, show_default=True, help="Minibatch size (paper: 8).")
+@click.option("--lrate", type=float, default=1e-3, show_default=True, help="Adam learning rate (paper: 1e-3).")
+@click.option("--beta1", type=float, default=0.0, show_default=True, help="Adam beta1.")
+@click.option("--beta2", type=float, default=0.99, show_default=True, help="Adam beta2.")
+@click.option("--threshold", type=float, default=0.5, show_default=True, help="Label > threshold means the attribute "
+              "is present (fits 0/1 and -1/1 labels).")
+@cli.bool_option("--mirror_augment", help="Random horizontal flips of the training images.")
+@click.option("--fmap_base", type=int, default=8192, show_default=True, help="D_paper fmap_base (official default).")
+@click.option("--fmap_max", type=int, default=512, show_default=True, help="D_paper fmap_max (official default).")
+@click.option("--seed", type=int, default=1000, show_default=True, help="Random seed.")
+@cli.bool_option("--overwrite", help="Retrain classifiers whose pickle exists.")
+@cli.verbose_option
+def command(**opts):
+    import dnnlib
+    run(dnnlib.EasyDict(opts))
 
 
 def main(argv=None):
-    """Parse flags from argv (default sys.argv) and run; returns the exit code (0 ok, 1 error)."""
-    return dnnlib.util.run_absl_cli(FLAGS, PROG_NAME, __doc__, run, (UsageError,), argv)
+    """Parse argv (argv[0] is the program name; default sys.argv) and run; returns the exit code (0 ok,
+    1 a bad dataset, 2 a bad command line)."""
+    argv = list(sys.argv if argv is None else argv)
+    return cli.run(command, argv[1:], prog_name=PROG_NAME)
 
 
 if __name__ == "__main__":

@@ -184,36 +184,6 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def run_absl_cli(flag_values, prog, doc, run, error_types=(), argv=None):
-    """Parse absl flags from argv (default sys.argv) and return run()'s exit code.
-
-    --help prints `doc` and the flags; a bad flag, a stray argument or an exception of `error_types`
-    ends in one line `<prog>: error: ...` on stderr and exit code 1.
-    """
-    from absl import flags
-    argv = list(sys.argv if argv is None else argv)
-    if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv[1:]):
-        print(doc)
-        print(flag_values.get_help())
-        return 0
-
-    def fail(message):
-        sys.stdout.flush()
-        sys.stderr.write("%s: error: %s\n" % (prog, str(message).replace("\n", " ")))
-        return 1
-    try:
-        flag_values.unparse_flags()
-        rest = flag_values(argv)
-    except flags.Error as e:
-        return fail(e)
-    if len(rest) > 1:
-        return fail("unexpected arguments %s" % " ".join(rest[1:]))
-    try:
-        return run()
-    except tuple(error_types) as e:
-        return fail(e)
-
-
 def get_module_from_obj_name(obj_name: str) -> Tuple[types.ModuleType, str]:
     """Split 'pkg.module.obj.attr' into the longest importable module and the remaining attribute path."""
     obj_name = re.sub("^np.", "numpy.", obj_name)

@@ -46,3 +46,12 @@ def test_errors(tmp_path, capsys, argv, msg):
     make_demo_dataset(str(tmp_path / "digits"), resolution=32)
     code, _, err = _call(argv + ["--data_dir=%s" % tmp_path, "--result_dir=%s" % (tmp_path / "clf")], capsys)
     assert code == 1 and msg in err and err.count("\n") == 1
+
+
+def test_command_line_refusals(capsys):
+    for argv, needle in [([], "--dataset"), (["--dataset=x", "--atributes=1"], "--attributes"),
+                         (["--dataset=x", "--attributes=a,b"], "comma list of integers")]:
+        code, _, err = _call(argv, capsys)
+        assert code == 2 and needle in err and err.count("\n") == 1, err
+    code, out, _ = _call(["--help"], capsys)
+    assert code == 0 and "--total_images" in out
