@@ -20,7 +20,10 @@ import shutil
 import sys
 import tempfile
 
-from stylegan_tf.cli import OneLineParser, fail, load_generator_or_fail, parse_psi, quiet_tensorflow
+import click
+
+from dnnlib import cli
+from stylegan_tf import cli as tool
 
 UPFIRDN2D_IMPL_ENV = "STYLEGAN_TF_UPFIRDN2D_IMPL"  # see docs/networks.md, "Ops"
 
@@ -148,35 +151,38 @@ def _usual_permissions(root):
             os.chmod(os.path.join(dirpath, name), 0o666 & ~umask)
 
 
-def main(argv=None):
-    parser = OneLineParser(prog="export_savedmodel.py", description=__doc__,
-                           formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    parser.add_argument("--network", required=True, help="generator pickle, path or URL")
-    parser.add_argument("--output_dir", required=True, help="SavedModel directory to create")
-    parser.add_argument("--psi", type=parse_psi, default=0.7, help="truncation psi of serving_default (default: 0.7)")
-    parser.add_argument("--cutoff", type=int, default=8, help="truncate layers below this index (default: 8)")
-    parser.add_argument("--structure", choices=["auto", "fixed", "linear", "recursive"], default="auto",
-                        help="growing structure traced into the graph. auto (default): 'fixed' (no tf.cond, "
-                             "converter-friendly, equal to the others at lod 0) for a fully grown network, the "
-                             "network's own otherwise")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output_dir")
-    parser.add_argument("--cache_dir", default=None, help="download cache for URLs")
-    args = parser.parse_args(argv)
-    if os.path.exists(args.output_dir) and not args.overwrite:
-        fail(parser.prog, "--output_dir %s already exists (use --overwrite)" % args.output_dir)
-
-    quiet_tensorflow()
-    Gs = load_generator_or_fail(parser.prog, "--network", args.network, args.cache_dir)
-    structure = args.structure
+@click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
+               help=tool.click_help(__doc__))
+@click.option("--network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
+@click.option("--output_dir", required=True, help="SavedModel directory to create.")
+@click.option("--psi", type=tool.PSI, default=0.7, show_default=True, help="Truncation psi of serving_default.")
+@click.option("--cutoff", type=int, default=8, show_default=True, help="Truncate layers below this index.")
+@click.option("--structure", type=click.Choice(["auto", "fixed", "linear", "recursive"]), default="auto",
+              show_default=True, help="Growing structure traced into the graph. auto: 'fixed' (no tf.cond, "
+              "converter-friendly, equal to the others at lod 0) for a fully grown network, the network's own otherwise.")
+@cli.bool_option("--overwrite", help="Replace an existing --output_dir.")
+@click.option("--cache_dir", default=None, help="Download cache for URLs.")
+@cli.verbose_option
+def command(network, output_dir, psi, cutoff, structure, overwrite, cache_dir):
+    if os.path.exists(output_dir) and not overwrite:
+        raise click.BadParameter("%s already exists (use --overwrite)" % output_dir, param_hint="--output_dir")
+    tool.check_network_arg("--network", network)
+    cli.import_tensorflow()
+    Gs = tool.load_generator("--network", network, cache_dir)
     if structure == "auto":
         structure = "fixed" if float(Gs.get_var("lod")) == 0 else None
     elif structure == "fixed" and float(Gs.get_var("lod")) != 0:
-        fail(parser.prog, "--structure fixed: the network is not fully grown (lod %g)" % float(Gs.get_var("lod")))
-    info = export(Gs, args.output_dir, args.psi, args.cutoff, structure, args.overwrite, source=args.network)
+        raise click.BadParameter("fixed: the network is not fully grown (lod %g)" % float(Gs.get_var("lod")),
+                                 param_hint="--structure")
+    info = export(Gs, output_dir, psi, cutoff, structure, overwrite, source=network)
     print("Wrote %s: %dx%d generator, latents [N, %d] -> uint8 [N, %d, %d, %d]; signatures: %s"
-          % (args.output_dir, info["resolution"], info["resolution"], info["latent_size"], info["resolution"],
+          % (output_dir, info["resolution"], info["resolution"], info["latent_size"], info["resolution"],
              info["resolution"], info["num_channels"], ", ".join(info["signatures"])))
-    return 0
+
+
+def main(argv=None):
+    """Entry point; returns 0, or exits with 1 (a bad file) or 2 (a bad command line)."""
+    return tool.run_tool(command, argv, "export_savedmodel.py")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,15 @@ resolution of the given generator. `python generate_figures.py FIGURE --help` li
 See docs/figures.md.
 """
 
-import argparse
 import os
 import sys
 
+import click
 import numpy as np
 
-from stylegan_tf.cli import (OFFICIAL_URLS, PSI_RANGE, OneLineParser, fail, load_generator_or_fail,  # noqa: F401
-                             parse_ints, parse_psi, parse_psis, parse_seed, parse_seeds, positive_int, quiet_tensorflow)
+from dnnlib import cli
+from stylegan_tf import cli as tool
+from stylegan_tf.cli import OFFICIAL_URLS, default_style_rows, parse_style_rows
 
 # Uncurated grids: crop (x, y, w, h) at the layout's own resolution, number of rows of full-size images,
 # one column per lod (a column at lod l holds rows * 2**l images shrunk by 2**l), default latent seed.
@@ -90,34 +91,6 @@ def _noise(mode, seed):
     if mode == "seeded":
         return np.random.RandomState([seed, 0x5eed])
     return mode
-
-
-def default_style_rows(num_rows):
-    """Coarse / middle / fine assignment of the style-mixing rows: the paper's 3/2/1 for 6 rows, spread
-    proportionally otherwise."""
-    return [STYLE_ROW_PATTERN[min(len(STYLE_ROW_PATTERN) - 1, (2 * i + 1) * len(STYLE_ROW_PATTERN) // (2 * num_rows))]
-            for i in range(num_rows)]
-
-
-def parse_style_rows(text, num_layers):
-    """'coarse,middle,fine' or explicit layer ranges '0-3' (inclusive) per row -> list of layer index lists."""
-    from stylegan_tf import api
-    ranges = api.style_ranges(num_layers)
-    rows = []
-    for part in text.split(","):
-        part = part.strip()
-        if part in ranges:
-            rows.append(list(ranges[part]))
-            continue
-        try:
-            lo, hi = part.split("-") if "-" in part else (part, part)
-            lo, hi = int(lo), int(hi)
-        except ValueError:
-            raise ValueError("cannot parse style range %r (coarse, middle, fine or first-last layer)" % part)
-        if not 0 <= lo <= hi < num_layers:
-            raise ValueError("style range %r outside layers 0-%d" % (part, num_layers - 1))
-        rows.append(list(range(lo, hi + 1)))
-    return rows
 
 
 def draw_style_mixing(Gs, src_seeds, dst_seeds, row_layers, minibatch_size=8, progress=None):
@@ -222,65 +195,91 @@ def draw_truncation(Gs, seeds, psis, minibatch_size=8, progress=None):
 # Command line.
 
 
-def build_parser():
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--result_dir", default="results", help="output directory (default: %(default)s)")
-    common.add_argument("--cache_dir", default=None, help="download cache (default: $STYLEGAN_CACHE_DIR or "
-                                                          "~/.cache/stylegan_tf)")
-    common.add_argument("--minibatch_size", type=positive_int, default=8, help="images per run (default: 8)")
-    net = argparse.ArgumentParser(add_help=False)
-    net.add_argument("--network", default=None, help="generator pickle, path or URL (default: the figure's "
-                                                     "official NVIDIA pickle)")
+def _common_options(network=True):
+    opts = [click.Option(["--result_dir"], default="results", show_default=True, help="Output directory."),
+            click.Option(["--cache_dir"], default=None, help="Download cache (default: $STYLEGAN_CACHE_DIR or "
+                                                              "~/.cache/stylegan_tf)."),
+            click.Option(["--minibatch_size"], type=click.IntRange(min=1), default=8, show_default=True,
+                         help="Images per run.")]
+    if network:
+        opts.append(click.Option(["--network"], default=None, metavar="PKL|URL", help="Generator pickle, path or "
+                                 "URL (default: the figure's official NVIDIA pickle)."))
+    return opts
 
-    parser = OneLineParser(prog="generate_figures.py", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
 
-    for name, (filename, layout) in UNCURATED.items():
-        spec = LAYOUTS[layout]
-        p = sub.add_parser(name, parents=[common, net], help="uncurated grid, %s layout (%s)" % (layout, filename))
-        p.add_argument("--seed", type=parse_seed, default=spec["seed"], help="latent seed (default: %(default)s)")
-        p.add_argument("--rows", type=positive_int, default=spec["rows"], help="rows of full-size images "
-                                                                                "(default: %(default)s)")
-        p.add_argument("--lods", type=parse_ints, default=list(spec["lods"]),
-                       help="one column per entry, images shrunk by 2**lod (default: %s)"
-                            % ",".join(map(str, spec["lods"])))
-        p.add_argument("--psi", type=parse_psi, default=0.7, help="truncation psi (default: 0.7)")
-        p.add_argument("--cutoff", type=int, default=8, help="truncate layers below this index (default: 8, "
-                                                             "resolutions 4..32)")
-        p.add_argument("--noise", choices=["seeded", "random", "stored"], default="seeded",
-                       help="per-image noise: seeded (reproducible, default), random (TF), stored (fixed)")
-    p = sub.add_parser("fig3", parents=[common, net], help="style mixing (%s)" % FILENAMES["fig3"])
-    p.add_argument("--src_seeds", type=parse_seeds, default=[639, 701, 687, 615, 2268],
-                   help="one column per seed (default: 639,701,687,615,2268)")
-    p.add_argument("--dst_seeds", type=parse_seeds, default=[888, 829, 1898, 1733, 1614, 845],
-                   help="one row per seed (default: 888,829,1898,1733,1614,845)")
-    p.add_argument("--style_ranges", default=None,
-                   help="per row: coarse, middle, fine or first-last layer, comma-separated (default: the "
-                        "paper's coarse x3, middle x2, fine x1, spread over the rows)")
-    p = sub.add_parser("fig4", parents=[common, net], help="noise detail (%s)" % FILENAMES["fig4"])
-    p.add_argument("--seeds", type=parse_seeds, default=[1157, 1012], help="one row per seed (default: 1157,1012)")
-    p.add_argument("--num_samples", type=positive_int, default=100, help="noise realisations per seed (>= 5; "
-                                                                         "default: 100)")
-    p.add_argument("--noise", choices=["seeded", "random"], default="seeded",
-                   help="seeded (reproducible, default) or random (TF)")
-    p = sub.add_parser("fig5", parents=[common, net], help="noise components (%s)" % FILENAMES["fig5"])
-    p.add_argument("--seeds", type=parse_seeds, default=[1967, 1555], help="one column per seed (default: 1967,1555)")
-    p.add_argument("--flips", type=parse_ints, default=[1], help="indices of the seeds to mirror (default: 1)")
-    p = sub.add_parser("fig8", parents=[common, net], help="truncation trick (%s)" % FILENAMES["fig8"])
-    p.add_argument("--seeds", type=parse_seeds, default=[91, 388], help="one row per seed (default: 91,388)")
-    p.add_argument("--psis", type=parse_psis, default=[1, 0.7, 0.5, 0, -0.5, -1],
-                   help="one column per psi (default: 1,0.7,0.5,0,-0.5,-1)")
-    p = sub.add_parser("all", parents=[common], help="every figure with its defaults")
-    p.add_argument("--network", default=None, help="pickle for figures 2-8 (and for 10-12 unless given below; "
-                                                   "default: NVIDIA's FFHQ)")
-    for layout in ("bedrooms", "cars", "cats"):
-        p.add_argument("--network_" + layout, default=None, help="pickle for the %s figure (default: --network "
-                                                                 "if given, else NVIDIA's)" % layout)
-    p.add_argument("--num_samples", type=positive_int, default=100, help="figure 4 noise realisations")
-    p.add_argument("--rows", type=positive_int, default=None, help="rows of the uncurated grids (default: each "
-                                                                   "layout's own)")
-    return parser
+def _figure_options(figure):
+    """The options of one figure's subcommand (also the defaults of 'all')."""
+    o = click.Option
+    if figure in UNCURATED:
+        spec = LAYOUTS[UNCURATED[figure][1]]
+        return [o(["--seed"], type=tool.SEED, default=spec["seed"], show_default=True, help="Latent seed."),
+                o(["--rows"], type=click.IntRange(min=1), default=spec["rows"], show_default=True,
+                  help="Rows of full-size images."),
+                o(["--lods"], type=tool.INTS, default=",".join(map(str, spec["lods"])), show_default=True,
+                  help="One column per entry, images shrunk by 2**lod."),
+                o(["--psi"], type=tool.PSI, default=0.7, show_default=True, help="Truncation psi."),
+                o(["--cutoff"], type=int, default=8, show_default=True, help="Truncate layers below this index "
+                  "(resolutions 4..32)."),
+                o(["--noise"], type=click.Choice(["seeded", "random", "stored"]), default="seeded", show_default=True,
+                  help="Per-image noise: seeded (reproducible), random (TF), stored (fixed).")]
+    if figure == "fig3":
+        return [o(["--src_seeds"], type=tool.SEEDS, default="639,701,687,615,2268", show_default=True,
+                  help="One column per seed."),
+                o(["--dst_seeds"], type=tool.SEEDS, default="888,829,1898,1733,1614,845", show_default=True,
+                  help="One row per seed."),
+                o(["--style_ranges"], default=None, help="Per row: coarse, middle, fine or first-last layer, "
+                  "comma-separated (default: the paper's coarse x3, middle x2, fine x1, spread over the rows).")]
+    if figure == "fig4":
+        return [o(["--seeds"], type=tool.SEEDS, default="1157,1012", show_default=True, help="One row per seed."),
+                o(["--num_samples"], type=click.IntRange(min=1), default=100, show_default=True,
+                  help="Noise realisations per seed (>= 5)."),
+                o(["--noise"], type=click.Choice(["seeded", "random"]), default="seeded", show_default=True,
+                  help="seeded (reproducible) or random (TF).")]
+    if figure == "fig5":
+        return [o(["--seeds"], type=tool.SEEDS, default="1967,1555", show_default=True, help="One column per seed."),
+                o(["--flips"], type=tool.INTS, default="1", show_default=True, help="Indices of the seeds to mirror.")]
+    if figure == "fig8":
+        return [o(["--seeds"], type=tool.SEEDS, default="91,388", show_default=True, help="One row per seed."),
+                o(["--psis"], type=tool.PSIS, default="1,0.7,0.5,0,-0.5,-1", show_default=True,
+                  help="One column per psi.")]
+    raise AssertionError(figure)
+
+
+def _figure_defaults(figure):
+    """The figure's options at their defaults (what 'all' draws)."""
+    ctx = click.Context(click.Command(figure))
+    return cli_args({p.name: p.type_cast_value(ctx, p.get_default(ctx)) for p in _figure_options(figure)})
+
+
+def cli_args(values):
+    import dnnlib
+    return dnnlib.EasyDict(values)
+
+
+def make_cli():
+    group = click.Group("generate_figures.py", help=tool.click_help(__doc__),
+                        context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110))
+    for name in FIGURE_ORDER:
+        what = ("uncurated grid, %s layout" % UNCURATED[name][1] if name in UNCURATED else
+                {"fig3": "style mixing", "fig4": "noise detail", "fig5": "noise components",
+                 "fig8": "truncation trick"}[name])
+        group.add_command(click.Command(
+            name, params=_common_options() + _figure_options(name) + [cli.verbose_param()],
+            help="%s (%s)." % (what.capitalize(), FILENAMES[name]), short_help="%s (%s)" % (what, FILENAMES[name]),
+            callback=lambda name=name, **kw: run(name, cli_args(kw))))
+    all_opts = _common_options(network=False) + [
+        click.Option(["--network"], default=None, metavar="PKL|URL", help="Pickle for figures 2-8 (and for 10-12 "
+                     "unless given below; default: NVIDIA's FFHQ)."),
+        *[click.Option(["--network_" + layout], default=None, metavar="PKL|URL", help="Pickle for the %s figure "
+                       "(default: --network if given, else NVIDIA's)." % layout) for layout in ("bedrooms", "cars", "cats")],
+        click.Option(["--num_samples"], type=click.IntRange(min=1), default=100, show_default=True,
+                     help="Figure 4 noise realisations."),
+        click.Option(["--rows"], type=click.IntRange(min=1), default=None, help="Rows of the uncurated grids "
+                     "(default: each layout's own)."),
+        cli.verbose_param()]
+    group.add_command(click.Command("all", params=all_opts, help="Every figure with its defaults.",
+                                    callback=lambda **kw: run("all", cli_args(kw))))
+    return group
 
 
 def _network_for(args, figure):
@@ -293,7 +292,7 @@ def _network_for(args, figure):
 def _figure_kwargs(args, figure):
     """Per-figure settings: the parsed flags for a single figure, the defaults for 'all'."""
     if args.figure == "all":
-        defaults = build_parser().parse_args([figure])
+        defaults = _figure_defaults(figure)
         if figure == "fig4":
             defaults.num_samples = args.num_samples
         if figure in UNCURATED and args.rows is not None:
@@ -302,17 +301,21 @@ def _figure_kwargs(args, figure):
     return args
 
 
-def _validate(prog, args, figure, Gs):
+def _fail(flag, message):
+    raise click.BadParameter(message, param_hint=flag)
+
+
+def _validate(args, figure, Gs):
     """Checks that need the network; returns the figure's job size."""
     from stylegan_tf import api
     res = api.resolution(Gs)
     if figure in UNCURATED:
         if any(lod < 0 for lod in args.lods) or not args.lods:
-            fail(prog, "--lods: need one or more lods >= 0, got %s" % ",".join(map(str, args.lods)))
+            _fail("--lods", "need one or more lods >= 0, got %s" % ",".join(map(str, args.lods)))
         try:
             uncurated_geometry(res, UNCURATED[figure][1], args.rows, args.lods)
         except ValueError as e:
-            fail(prog, "--lods: %s" % e)
+            _fail("--lods", "%s" % e)
         return sum(args.rows << lod for lod in args.lods)
     if figure == "fig3":
         n = api.num_layers(Gs)
@@ -322,19 +325,19 @@ def _validate(prog, args, figure, Gs):
             try:
                 args.row_layers = parse_style_rows(args.style_ranges, n)
             except ValueError as e:
-                fail(prog, "--style_ranges: %s" % e)
+                _fail("--style_ranges", "%s" % e)
             if len(args.row_layers) != len(args.dst_seeds):
-                fail(prog, "--style_ranges: %d ranges for %d --dst_seeds" % (len(args.row_layers),
+                _fail("--style_ranges", "%d ranges for %d --dst_seeds" % (len(args.row_layers),
                                                                              len(args.dst_seeds)))
         return len(args.src_seeds) + len(args.dst_seeds) * (len(args.src_seeds) + 1)
     if figure == "fig4":
         if args.num_samples < 5:
-            fail(prog, "--num_samples: need at least 5 (one image and four close-ups), got %d" % args.num_samples)
+            _fail("--num_samples", "need at least 5 (one image and four close-ups), got %d" % args.num_samples)
         return len(args.seeds) * args.num_samples
     if figure == "fig5":
         bad = [f for f in args.flips if not 0 <= f < len(args.seeds)]
         if bad:
-            fail(prog, "--flips: index %d is not a seed index (0..%d)" % (bad[0], len(args.seeds) - 1))
+            _fail("--flips", "index %d is not a seed index (0..%d)" % (bad[0], len(args.seeds) - 1))
         return 4 * len(args.seeds)
     if figure == "fig8":
         return len(args.seeds) * len(args.psis)
@@ -358,11 +361,11 @@ def _draw(figure, Gs, args, progress):
     raise AssertionError(figure)
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    prog = parser.prog
-    quiet_tensorflow()
+def run(figure_name, args):
+    """Draw the figure(s) chosen on the command line (see make_cli)."""
+    args.figure = figure_name
+    tool.check_outdir("--result_dir", args.result_dir)
+    cli.import_tensorflow()
     from stylegan_tf import api
 
     figures = FIGURE_ORDER if args.figure == "all" else [args.figure]
@@ -372,23 +375,29 @@ def main(argv=None):
         source = _network_for(args, figure)
         if source not in networks:
             flag = "--network"
-            if args.figure == "all" and figure in UNCURATED and getattr(args, "network_" + UNCURATED[figure][1],
-                                                                         None):
+            if args.figure == "all" and figure in UNCURATED and args.get("network_" + UNCURATED[figure][1]):
                 flag = "--network_" + UNCURATED[figure][1]
-            networks[source] = load_generator_or_fail(prog, flag, source, args.cache_dir)
+            networks[source] = tool.load_generator(flag, source, args.cache_dir)
         fig_args = _figure_kwargs(args, figure)
         fig_args.minibatch_size = args.minibatch_size
-        total = _validate(prog, fig_args, figure, networks[source])
+        total = _validate(fig_args, figure, networks[source])
         jobs.append((figure, networks[source], fig_args, total))
 
-    os.makedirs(args.result_dir, exist_ok=True)
+    tool.make_outdir("--result_dir", args.result_dir)
     for figure, Gs, fig_args, total in jobs:
         progress = api.Progress(total, label=figure)
         canvas = _draw(figure, Gs, fig_args, progress)
         path = os.path.join(args.result_dir, FILENAMES[figure])
         api.save_image(canvas, path)
         print("%s: wrote %s (%dx%d)" % (figure, path, canvas.size[0], canvas.size[1]))
-    return 0
+
+
+command = make_cli()
+
+
+def main(argv=None):
+    """Entry point; returns 0, or exits with 1 (a bad file) or 2 (a bad command line)."""
+    return tool.run_tool(command, argv, "generate_figures.py")
 
 
 if __name__ == "__main__":

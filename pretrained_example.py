@@ -11,46 +11,51 @@ writes a PNG. See docs/figures.md.
 import os
 import sys
 
-from stylegan_tf.cli import (OFFICIAL_URLS, OneLineParser, load_generator_or_fail, parse_psi, parse_seed,
-                             quiet_tensorflow)
+import click
+
+from dnnlib import cli
+from stylegan_tf import cli as tool
 
 
-def main(argv=None):
-    parser = OneLineParser(prog="pretrained_example.py", description=__doc__,
-                           formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    parser.add_argument("--network", default=OFFICIAL_URLS["ffhq"],
-                        help="generator pickle, path or URL (default: NVIDIA's karras2019stylegan-ffhq-1024x1024.pkl)")
-    parser.add_argument("--seed", type=parse_seed, default=5, help="latent seed (default: 5)")
-    parser.add_argument("--psi", type=parse_psi, default=0.7, help="truncation psi (default: 0.7)")
-    parser.add_argument("--cutoff", type=int, default=8, help="truncate layers below this index (default: 8)")
-    parser.add_argument("--noise", choices=["seeded", "random", "stored"], default="seeded",
-                        help="seeded: drawn from --seed, reproducible (default); random: TensorFlow's RNG, as the "
-                             "official example; stored: the network's fixed noise")
-    parser.add_argument("--result_dir", default="results", help="output directory (default: results)")
-    parser.add_argument("--output", default="example.png", help="file name inside --result_dir (default: example.png)")
-    parser.add_argument("--cache_dir", default=None, help="download cache (default: $STYLEGAN_CACHE_DIR or "
-                                                          "~/.cache/stylegan_tf)")
-    parser.add_argument("--quiet", action="store_true", help="do not print the layer table")
-    args = parser.parse_args(argv)
-    if not args.output or os.path.basename(args.output) != args.output:
-        parser.error("argument --output: expected a file name, got %r" % args.output)
-
-    quiet_tensorflow()
+@click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
+               help=tool.click_help(__doc__))
+@click.option("--network", default=tool.OFFICIAL_URLS["ffhq"], metavar="PKL|URL",
+              help="Generator pickle, path or URL (default: NVIDIA's karras2019stylegan-ffhq-1024x1024.pkl).")
+@click.option("--seed", type=tool.SEED, default=5, show_default=True, help="Latent seed.")
+@click.option("--psi", type=tool.PSI, default=0.7, show_default=True, help="Truncation psi.")
+@click.option("--cutoff", type=int, default=8, show_default=True, help="Truncate layers below this index.")
+@click.option("--noise", type=click.Choice(["seeded", "random", "stored"]), default="seeded", show_default=True,
+              help="seeded: drawn from --seed, reproducible; random: TensorFlow's RNG, as the official example; "
+                   "stored: the network's fixed noise.")
+@click.option("--result_dir", default="results", show_default=True, help="Output directory.")
+@click.option("--output", default="example.png", show_default=True, help="File name inside --result_dir.")
+@click.option("--cache_dir", default=None, help="Download cache (default: $STYLEGAN_CACHE_DIR or ~/.cache/stylegan_tf).")
+@cli.bool_option("--quiet", help="Do not print the layer table.")
+@cli.verbose_option
+def command(network, seed, psi, cutoff, noise, result_dir, output, cache_dir, quiet):
+    if not output or os.path.basename(output) != output:
+        raise click.BadParameter("expected a file name, got %r" % output, param_hint="--output")
+    tool.check_outdir("--result_dir", result_dir)
+    cli.import_tensorflow()
     import numpy as np
     from stylegan_tf import api
 
-    Gs = load_generator_or_fail(parser.prog, "--network", args.network, args.cache_dir)
-    if not args.quiet:
+    Gs = tool.load_generator("--network", network, cache_dir)
+    if not quiet:
         Gs.print_layers()
-    latents = api.latents_from_seeds(Gs, [args.seed])
-    noise = np.random.RandomState([args.seed, 0x5eed]) if args.noise == "seeded" else args.noise
-    images = api.generate(Gs, latents, truncation_psi=args.psi, truncation_cutoff=args.cutoff, noise=noise)
+    latents = api.latents_from_seeds(Gs, [seed])
+    noise = np.random.RandomState([seed, 0x5eed]) if noise == "seeded" else noise
+    images = api.generate(Gs, latents, truncation_psi=psi, truncation_cutoff=cutoff, noise=noise)
 
-    os.makedirs(args.result_dir, exist_ok=True)
-    path = os.path.join(args.result_dir, args.output)
+    tool.make_outdir("--result_dir", result_dir)
+    path = os.path.join(result_dir, output)
     api.save_image(images[0], path)
     print("Wrote %s (%dx%d)" % (path, images.shape[2], images.shape[1]))
-    return 0
+
+
+def main(argv=None):
+    """Entry point; returns 0, or exits with 1 (a bad file) or 2 (a bad command line)."""
+    return tool.run_tool(command, argv, "pretrained_example.py")
 
 
 if __name__ == "__main__":

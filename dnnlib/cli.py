@@ -91,9 +91,15 @@ def bool_option(*param_decls, default=False, help=None, **kwargs):
                         show_default=True, help=help, **kwargs)
 
 
-verbose_option = click.option("--verbose", is_flag=True, default=False, expose_value=False, is_eager=True,
-                              callback=lambda ctx, param, value: set_verbose(value),
-                              help="Show TensorFlow's own start-up and log lines (or set %s=1)." % VERBOSE_ENV)
+_VERBOSE = dict(is_flag=True, default=False, expose_value=False, is_eager=True,
+                callback=lambda ctx, param, value: set_verbose(value),
+                help="Show TensorFlow's own start-up and log lines (or set %s=1)." % VERBOSE_ENV)
+verbose_option = click.option("--verbose", **_VERBOSE)  # decorator form
+
+
+def verbose_param():
+    """--verbose as a click.Option, for commands built without decorators."""
+    return click.Option(["--verbose"], **_VERBOSE)
 
 
 def _bool_option_names(command):

@@ -8,10 +8,12 @@ names say which layer, else by order and shape; nothing in a pickle is executed)
 to run PPL (`--lpips` reads these files directly); useful to pin one small file.
 """
 
-import argparse
 import pickle
 import sys
 
+import click
+
+from dnnlib import cli
 from metrics import feature_nets
 from metrics import lpips_sources
 
@@ -28,18 +30,23 @@ def convert(src, dst):
     return weights
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", required=True, help="vgg16_zhang_perceptual.pkl, or vgg.pth,vgg16-397923af.pth")
-    parser.add_argument("--dst", required=True, help="output .npz")
-    args = parser.parse_args(argv)
+@click.command(context_settings=dict(help_option_names=["-h", "--help"]),
+               help=__doc__.replace("\n\n    python", "\n\n\b\n    python", 1))
+@click.option("--src", required=True, help="vgg16_zhang_perceptual.pkl, or vgg.pth,vgg16-397923af.pth.")
+@click.option("--dst", required=True, help="Output .npz.")
+@cli.verbose_option
+def command(src, dst):
+    cli.import_tensorflow()
     try:
-        convert(args.src, args.dst)
-    except (OSError, ValueError, pickle.UnpicklingError, feature_nets.FeatureNetworkError) as e:
-        print("convert_lpips: error: %s" % e, file=sys.stderr)
-        return 1
-    print("Wrote %s (sha256 %s)" % (args.dst, feature_nets.sha256_of_bytes(open(args.dst, "rb").read())))
-    return 0
+        convert(src, dst)
+    except (OSError, ValueError, pickle.UnpicklingError) as e:
+        raise cli.CommandError(str(e)) from None
+    print("Wrote %s (sha256 %s)" % (dst, feature_nets.sha256_of_bytes(open(dst, "rb").read())))
+
+
+def main(argv=None):
+    """Entry point; returns the exit code (0 ok, 1 a bad file, 2 a bad command line)."""
+    return cli.run(command, argv, prog_name="convert_lpips", error_types=(feature_nets.FeatureNetworkError,))
 
 
 if __name__ == "__main__":

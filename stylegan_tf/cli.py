@@ -1,12 +1,15 @@
-"""Command-line helpers of the generator scripts (generate_figures.py, pretrained_example.py,
-export_savedmodel.py): one-line argparse errors, seed / psi parsing, loading a generator with a
-one-line error naming the flag and the file, and the URLs of NVIDIA's pickles."""
+"""Command-line pieces shared by the generator tools (generate.py, projector.py, generate_figures.py,
+pretrained_example.py, export_savedmodel.py), on top of `dnnlib.cli`: click types for seed lists,
+truncation psi and integer lists, style-mixing rows, loading a generator with a one-line error naming
+the flag and the file, and the URLs of NVIDIA's pickles. Nothing here imports TensorFlow."""
 
-import argparse
 import os
-import sys
 
-# NVIDIA's pickles (Google Drive; see docs/figures.md if a download is refused).
+import click
+
+from dnnlib import cli
+
+# NVIDIA's pickles (Google Drive; dnnlib.util.download fetches them through gdown).
 OFFICIAL_URLS = {
     "ffhq": "https://drive.google.com/uc?id=1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ",      # karras2019stylegan-ffhq-1024x1024.pkl
     "celebahq": "https://drive.google.com/uc?id=1MGqJl28pN4t7SAtSrPdSRJSQJqahkzUf",  # ...-celebahq-1024x1024.pkl
@@ -16,112 +19,162 @@ OFFICIAL_URLS = {
 }
 
 PSI_RANGE = (-2.0, 2.0)
-
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse with errors on a single line: 'prog: error: message'."""
-
-    def error(self, message):
-        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
-
-
-def fail(prog, message):
-    """Print a one-line error and exit with status 2."""
-    sys.stderr.write("%s: error: %s\n" % (prog, message))
-    sys.exit(2)
+STYLE_ROW_PATTERN = ("coarse", "coarse", "coarse", "middle", "middle", "fine")  # the paper's Figure 3 rows
 
 
 def parse_seeds(text):
-    """'1,2,10-12' -> [1, 2, 10, 11, 12] (argparse type)."""
+    """'1,2,10-12' -> [1, 2, 10, 11, 12]; seeds in [0, 2^32). Raises ValueError."""
     seeds = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
             if "-" in part:
-                lo, hi = part.split("-", 1)
-                lo, hi = int(lo), int(hi)
+                lo, hi = (int(v) for v in part.split("-", 1))
                 if hi < lo:
-                    raise ValueError("empty range %s" % part)
+                    raise ValueError
                 seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError("cannot parse seed list %r (expected e.g. 1,2,10-12)" % text)
+        except ValueError:
+            raise ValueError("cannot parse seed list %r (expected e.g. 1,2,10-12)" % text) from None
     bad = [s for s in seeds if not 0 <= s < 2 ** 32]
     if bad:
-        raise argparse.ArgumentTypeError("seed %d out of range [0, 2^32)" % bad[0])
-    if not seeds:
-        raise argparse.ArgumentTypeError("empty seed list")
+        raise ValueError("seed %d out of range [0, 2^32)" % bad[0])
     return seeds
 
 
-def parse_seed(text):
-    """A single seed (argparse type)."""
-    try:
-        seeds = parse_seeds(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError("cannot parse seed %r (expected an integer in [0, 2^32))" % text)
-    if len(seeds) != 1:
-        raise argparse.ArgumentTypeError("expected one seed, got %r" % text)
-    return seeds[0]
-
-
 def parse_psi(text):
-    """A truncation psi in the sane range (argparse type)."""
+    """A truncation psi in [-2, 2]. Raises ValueError."""
     try:
         psi = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("cannot parse psi %r" % text)
-    if not (PSI_RANGE[0] <= psi <= PSI_RANGE[1]):
-        raise argparse.ArgumentTypeError("psi %s is outside the sane range [%g, %g]" % (text, *PSI_RANGE))
+        raise ValueError("cannot parse psi %r" % text) from None
+    if not PSI_RANGE[0] <= psi <= PSI_RANGE[1]:
+        raise ValueError("psi %s is outside the sane range [%g, %g]" % (text, *PSI_RANGE))
     return psi
 
 
-def parse_psis(text):
-    return [parse_psi(part) for part in text.split(",")]
-
-
 def parse_ints(text):
+    """'0,1,2' -> [0, 1, 2]. Raises ValueError."""
     try:
-        return [int(part) for part in text.split(",") if part.strip() != ""]
+        return [int(part) for part in str(text).split(",") if part.strip() != ""]
     except ValueError:
-        raise argparse.ArgumentTypeError("cannot parse integer list %r" % text)
+        raise ValueError("cannot parse integer list %r" % text) from None
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("cannot parse integer %r" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1, got %d" % value)
-    return value
+def default_style_rows(num_rows):
+    """Coarse / middle / fine assignment of style-mixing rows: the paper's 3/2/1 for 6 rows, spread
+    proportionally otherwise."""
+    n = len(STYLE_ROW_PATTERN)
+    return [STYLE_ROW_PATTERN[min(n - 1, (2 * i + 1) * n // (2 * num_rows))] for i in range(num_rows)]
 
 
-def quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def parse_style_rows(text, num_layers):
+    """'coarse,middle,fine' or inclusive layer ranges '0-3' per row -> list of layer index lists.
+    Raises ValueError."""
+    from stylegan_tf import api
+    ranges = api.style_ranges(num_layers)
+    rows = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if part in ranges:
+            rows.append(list(ranges[part]))
+            continue
+        try:
+            lo, hi = part.split("-") if "-" in part else (part, part)
+            lo, hi = int(lo), int(hi)
+        except ValueError:
+            raise ValueError("cannot parse style range %r (coarse, middle, fine or first-last layer)" % part) from None
+        if not 0 <= lo <= hi < num_layers:
+            raise ValueError("style range %r outside layers 0-%d" % (part, num_layers - 1))
+        rows.append(list(range(lo, hi + 1)))
+    return rows
+
+
+class _Parsed(click.ParamType):
+    """A click type from a parse function that raises ValueError."""
+
+    def __init__(self, name, parse, single=False):
+        self.name, self._parse, self._single = name, parse, single
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            out = self._parse(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        if self._single is True and (not isinstance(out, list) or len(out) != 1):
+            self.fail("expected one value, got %r" % value, param, ctx)
+        if isinstance(out, list) and not out:
+            self.fail("empty list %r" % value, param, ctx)
+        return out[0] if self._single else out
+
+
+SEEDS = _Parsed("SEEDS", parse_seeds)                  # 0-9,42
+SEED = _Parsed("SEED", parse_seeds, single=True)       # one seed
+PSI = _Parsed("PSI", parse_psi)                        # -2..2
+PSIS = _Parsed("PSIS", lambda t: [parse_psi(p) for p in t.split(",")])
+INTS = _Parsed("INTS", parse_ints)
+
+
+def check_network_arg(flag, path_or_url):
+    """Before TensorFlow is imported: a local pickle that does not exist is a one-line usage error."""
+    import dnnlib
+    if not dnnlib.util.is_url(path_or_url, allow_file_urls=True) and not os.path.isfile(path_or_url):
+        raise click.BadParameter("%s: no such file" % path_or_url, param_hint=flag)
 
 
 _generator_cache = {}
 
 
-def load_generator_or_fail(prog, flag, path_or_url, cache_dir=None):
-    """Gs from a pickle; any failure is a one-line error naming the flag and the file. Generators are
-    cached per process (keyed by path, size and modification time), as the official scripts do."""
+def load_generator(flag, path_or_url, cache_dir=None):
+    """Gs of a pickle (path or URL); any failure is a one-line error naming the flag and the file.
+    Generators are cached per process (keyed by path, size and modification time), as the official
+    scripts do."""
     import pickle
     from stylegan_tf import api
+    check_network_arg(flag, path_or_url)
     key = path_or_url
     if os.path.isfile(path_or_url):
         st = os.stat(path_or_url)
         key = (os.path.abspath(path_or_url), st.st_size, st.st_mtime_ns)
-    if key in _generator_cache:
-        return _generator_cache[key]
+    if key not in _generator_cache:
+        try:
+            _generator_cache[key] = api.load_generator(path_or_url, cache_dir=cache_dir)
+        except (OSError, pickle.UnpicklingError, ValueError, KeyError, EOFError, TypeError, AttributeError) as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if str(path_or_url) not in msg:
+                msg = "%s: %s" % (path_or_url, msg)
+            raise cli.CommandError("%s %s" % (flag, msg)) from None
+    return _generator_cache[key]
+
+
+def check_outdir(flag, outdir):
+    """Before any work: an output directory that exists as a file is a one-line usage error."""
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise click.BadParameter("%s is a file, not a directory" % outdir, param_hint=flag)
+
+
+def make_outdir(flag, outdir):
+    """Create the output directory (and parents); a one-line error if it is a file or not writable."""
+    check_outdir(flag, outdir)
     try:
-        _generator_cache[key] = api.load_generator(path_or_url, cache_dir=cache_dir)
-        return _generator_cache[key]
-    except (OSError, pickle.UnpicklingError, ValueError, KeyError, EOFError, TypeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if path_or_url not in msg:
-            msg = "%s: %s" % (path_or_url, msg)
-        fail(prog, "%s %s" % (flag, msg))
+        os.makedirs(outdir, exist_ok=True)
+    except OSError as e:
+        raise click.BadParameter("cannot create %s (%s)" % (outdir, e.strerror or e), param_hint=flag) from None
+    if not os.access(outdir, os.W_OK):
+        raise click.BadParameter("%s is not writable" % outdir, param_hint=flag)
+
+
+def click_help(doc):
+    """A module docstring as click help: indented example blocks kept as they are (click's \\b marker)."""
+    return doc.replace("\n\n    ", "\n\n\b\n    ")
+
+
+def run_tool(command, argv, prog_name):
+    """The `main(argv)` of a generator tool: 0 on success (returned), else SystemExit with the status."""
+    code = cli.run(command, argv, prog_name=prog_name)
+    if code:
+        raise SystemExit(code)
+    return 0

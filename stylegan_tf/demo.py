@@ -1,29 +1,30 @@
 """Generator demo on a freshly initialised StyleGAN: prints the network tables, writes an image grid
 and a `(G, D, Gs)` pickle. Needs no dataset; `python -m stylegan_tf.demo --help` for options."""
 
-import argparse
 import os
 import sys
 import time
 
+import click
 import numpy as np
 
+from dnnlib import EasyDict, cli
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--result_dir", default="results/demo", help="where to write the grid and the pickle")
-    parser.add_argument("--resolution", type=int, default=64, help="output resolution (power of two >= 4)")
-    parser.add_argument("--fmap_base", type=int, default=2048, help="feature-map multiplier (official: 8192)")
-    parser.add_argument("--seed", type=int, default=1000, help="random seed of weights and latents")
-    parser.add_argument("--num", type=int, default=16, help="number of images in the grid")
-    parser.add_argument("--truncation_psi", type=float, default=0.7, help="truncation strength in W")
-    args = parser.parse_args(argv)
+
+@click.command(context_settings=dict(help_option_names=["-h", "--help"]), help=__doc__)
+@click.option("--result_dir", default="results/demo", show_default=True, help="Where to write the grid and the pickle.")
+@click.option("--resolution", type=int, default=64, show_default=True, help="Output resolution (power of two >= 4).")
+@click.option("--fmap_base", type=int, default=2048, show_default=True, help="Feature-map multiplier (official: 8192).")
+@click.option("--seed", type=int, default=1000, show_default=True, help="Random seed of weights and latents.")
+@click.option("--num", type=click.IntRange(min=1), default=16, show_default=True, help="Number of images in the grid.")
+@click.option("--truncation_psi", type=float, default=0.7, show_default=True, help="Truncation strength in W.")
+@cli.verbose_option
+def command(**opts):
+    args = EasyDict(opts)
     res = args.resolution
     if res < 4 or res & (res - 1):
-        parser.error("--resolution must be a power of two >= 4, got %d" % res)
-    if args.num < 1:
-        parser.error("--num must be >= 1, got %d" % args.num)
-
+        raise click.BadParameter("must be a power of two >= 4, got %d" % res, param_hint="--resolution")
+    cli.import_tensorflow()
     import keras
     import dnnlib.tflib as tflib
     from stylegan_tf import legacy
@@ -47,7 +48,11 @@ def main(argv=None):
     pkl_path = os.path.join(args.result_dir, "network-init.pkl")
     legacy.save_pkl((G, D, Gs), pkl_path)
     print("Wrote %s and %s" % (grid_path, pkl_path))
-    return 0
+
+
+def main(argv=None):
+    """Entry point of `python -m stylegan_tf.demo`; returns the exit code."""
+    return cli.run(command, argv, prog_name="python -m stylegan_tf.demo")
 
 
 if __name__ == "__main__":

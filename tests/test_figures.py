@@ -34,10 +34,11 @@ def load(path):
     return np.asarray(PIL.Image.open(path))
 
 
-def fails(capsys, argv, module=generate_figures):
+def fails(capsys, argv, module=generate_figures, code=2):
+    """A refused run: SystemExit with `code` (2 a bad command line, 1 a bad file) and one line on stderr."""
     with pytest.raises(SystemExit) as e:
         module.main(argv)
-    assert e.value.code == 2
+    assert e.value.code == code
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     return err
@@ -118,7 +119,7 @@ def test_bad_input(pkl, tmp_path, capsys):
     assert "--network" in err and "missing.pkl" in err
     junk = tmp_path / "junk.pkl"
     junk.write_bytes(b"\x80\x04garbage")
-    err = fails(capsys, ["fig8", "--network", str(junk), "--result_dir", str(out)])
+    err = fails(capsys, ["fig8", "--network", str(junk), "--result_dir", str(out)], code=1)
     assert "--network" in err and "junk.pkl" in err
     assert "--seeds" in fails(capsys, ["fig8", "--network", pkl, "--seeds", "1,x", "--result_dir", str(out)])
     assert "--seeds" in fails(capsys, ["fig4", "--network", pkl, "--seeds", "5-2", "--result_dir", str(out)])
