@@ -271,7 +271,7 @@ class DownloadError(IOError):
 
 
 def default_cache_dir() -> str:
-    """$STYLEGAN_CACHE_DIR, else ~/.cache/stylegan_tf. Downloads go to its `downloads/` folder."""
+    """$STYLEGAN_CACHE_DIR, else ~/.cache/stylegan_tf (downloads go to its `downloads/` folder)."""
     return os.environ.get(CACHE_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "stylegan_tf")
 
 

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from dnnlib.tflib.network import register_build_func
+
 from stylegan_tf import ops
 from stylegan_tf.growing import grow_discriminator, grow_generator
 from stylegan_tf.layers import Conv2d, Dense, Scope, WeightScope, leaky_relu, minibatch_stddev, pixel_norm
@@ -155,6 +157,8 @@ def D_paper(name="D", **kwargs):
     return DPaper(name=name, **kwargs)
 
 
-# The models whose keyword arguments each builder accepts (train.py refuses override keys outside them).
-G_paper.model_classes = (GPaper,)
-D_paper.model_classes = (DPaper,)
+# The builders register under their official names (pickles and configs name them) and record the
+# models whose keyword arguments they accept (train.py refuses override keys outside them).
+for _builder, _models in ((G_paper, (GPaper,)), (D_paper, (DPaper,))):
+    _builder.model_classes = _models
+    register_build_func(_builder)

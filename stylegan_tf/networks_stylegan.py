@@ -12,6 +12,7 @@ import tensorflow as tf
 import keras
 
 import dnnlib
+from dnnlib.tflib.network import register_build_func
 from stylegan_tf import ops, rng
 from stylegan_tf.growing import grow_discriminator, grow_generator
 from stylegan_tf.layers import (ACTIVATIONS, Conv2d, Dense, Scope, SynthesisLayer, init_scope_lists, lerp,
@@ -435,8 +436,9 @@ def D_basic(name="D", **kwargs):
     return DBasic(name=name, **kwargs)
 
 
-# The models whose keyword arguments each builder accepts (train.py refuses override keys outside them).
-G_style.model_classes = (GStyle, GMapping, GSynthesis)
-G_mapping.model_classes = (GMapping,)
-G_synthesis.model_classes = (GSynthesis,)
-D_basic.model_classes = (DBasic,)
+# The builders register under their official names (pickles and configs name them) and record the
+# models whose keyword arguments they accept (train.py refuses override keys outside them).
+for _builder, _models in ((G_style, (GStyle, GMapping, GSynthesis)), (G_mapping, (GMapping,)), (G_synthesis, (GSynthesis,)),
+                          (D_basic, (DBasic,))):
+    _builder.model_classes = _models
+    register_build_func(_builder)

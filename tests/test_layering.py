@@ -6,6 +6,7 @@ no module is over 700 lines."""
 import ast
 import glob
 import os
+import re
 
 from conftest import ROOT
 
@@ -57,3 +58,12 @@ def test_no_module_over_700_lines():
         files += package_files(package)
     long = {os.path.relpath(p, ROOT): n for p in files for n in [sum(1 for _ in open(p))] if n > 700}
     assert not long, long
+
+
+def test_dnnlib_names_no_model_package():
+    """dnnlib finds the network builders through their registration (and the entry points of
+    pyproject.toml), never by naming a model package, not even in a string."""
+    bad = ["%s:%d" % (os.path.relpath(path, ROOT), i + 1) for path in package_files("dnnlib")
+           for i, line in enumerate(open(path)) if re.search(r"\bstylegan_tf\.|\b(import|from) stylegan_tf\b", line)
+           and not line.lstrip().startswith("#")]
+    assert not bad, bad

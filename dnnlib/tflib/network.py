@@ -15,18 +15,13 @@ import tensorflow as tf
 
 from .. import util
 
-# Official build-function names -> our builders. Official pickles store only the short name;
-# official scripts spell 'training.networks_stylegan.G_style' or 'training.networks_progan.G_paper'.
-_BUILD_FUNC_PATHS = {
-    "G_style": "stylegan_tf.networks_stylegan.G_style",
-    "G_mapping": "stylegan_tf.networks_stylegan.G_mapping",
-    "G_synthesis": "stylegan_tf.networks_stylegan.G_synthesis",
-    "D_basic": "stylegan_tf.networks_stylegan.D_basic",
-    "G_paper": "stylegan_tf.networks_progan.G_paper",
-    "D_paper": "stylegan_tf.networks_progan.D_paper",
-}
+# Build functions by their short (official) name. The model packages register theirs when imported
+# (`register_build_func`); a pickle loaded before any of them is imported finds them through the
+# entry-point group below (declared in pyproject.toml), so this module names no model package.
+BUILD_FUNC_ENTRY_POINTS = "dnnlib.tflib.build_funcs"
 _registered_build_funcs: Dict[str, Callable] = {}
 _import_handlers: List[Callable] = []
+_entry_points_loaded = [False]
 
 
 def import_handler(handler_func: Callable) -> Callable:
@@ -36,36 +31,46 @@ def import_handler(handler_func: Callable) -> Callable:
 
 
 def register_build_func(func: Callable, name: str = None) -> Callable:
-    """Make a custom build function loadable from pickles by its name (usable as a decorator)."""
+    """Make a build function loadable from pickles by its name (usable as a decorator)."""
     _registered_build_funcs[name or func.__name__] = func
     return func
 
 
+def _registered(short: str) -> Callable:
+    """The registered build function `short`, loading the installed packages' builders on a miss."""
+    if short not in _registered_build_funcs and not _entry_points_loaded[0]:
+        _entry_points_loaded[0] = True
+        from importlib.metadata import entry_points
+        for ep in entry_points(group=BUILD_FUNC_ENTRY_POINTS):
+            register_build_func(ep.load(), ep.name)
+    return _registered_build_funcs.get(short)
+
+
+def _known() -> str:
+    _registered("")
+    return ", ".join(sorted(_registered_build_funcs))
+
+
 def resolve_build_func(func_name: Union[str, Callable]) -> Callable:
-    """Build function for a function object, a short official name or a dotted module path."""
+    """Build function for a function object, a dotted module path (the official
+    'training.networks_stylegan.G_style' included) or a registered short name ('G_style')."""
     if callable(func_name):
         return func_name
-    short = func_name.split(".")[-1]
-    if short in _registered_build_funcs and func_name in (short, _qualified_name(_registered_build_funcs[short])):
-        return _registered_build_funcs[short]
-    if short in _BUILD_FUNC_PATHS and (func_name == short or func_name.startswith(("training.", "stylegan_tf."))):
-        return util.get_obj_by_name(_BUILD_FUNC_PATHS[short])
     if "." in func_name:
         return util.get_obj_by_name(func_name)
-    raise ValueError("unknown network build function %r (known: %s)"
-                     % (func_name, ", ".join(sorted(set(_BUILD_FUNC_PATHS) | set(_registered_build_funcs)))))
+    func = _registered(func_name)
+    if func is None:
+        raise ValueError("unknown network build function %r (known: %s)" % (func_name, _known()))
+    return func
 
 
 def _resolve_pickled_build_func(name: str) -> Callable:
-    """Like resolve_build_func, but only names registered here: a pickle never chooses a module to import."""
-    short = name.split(".")[-1]
-    if short in _registered_build_funcs:
-        return _registered_build_funcs[short]
-    if short in _BUILD_FUNC_PATHS:
-        return util.get_obj_by_name(_BUILD_FUNC_PATHS[short])
-    raise ValueError("pickled network uses build function %r, which stylegan-tf does not provide "
-                     "(known: %s; custom ones need dnnlib.tflib.register_build_func)"
-                     % (name, ", ".join(sorted(set(_BUILD_FUNC_PATHS) | set(_registered_build_funcs)))))
+    """Like resolve_build_func, but only registered names: a pickle never chooses a module to import."""
+    func = _registered(name.split(".")[-1])
+    if func is None:
+        raise ValueError("pickled network uses build function %r, which stylegan-tf does not provide "
+                         "(known: %s; custom ones need dnnlib.tflib.register_build_func)" % (name, _known()))
+    return func
 
 
 def _qualified_name(func: Callable) -> str:
@@ -92,7 +97,7 @@ class Network:
         func = resolve_build_func(func_name)
         if not callable(func):
             raise ValueError("network build function %r is not callable" % (func_name,))
-        if getattr(func, "__name__", None) not in _BUILD_FUNC_PATHS:
+        if _registered_build_funcs.get(getattr(func, "__name__", None)) is not func:
             register_build_func(func)
         self.name = name if name is not None else func.__name__
         self.static_kwargs = util.EasyDict(static_kwargs)
