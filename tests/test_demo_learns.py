@@ -1,0 +1,71 @@
+"""Training learns: the first TEST_KIMG kimg of the demo preset (`python train.py`, seed 1000) make a
+generator that the offline metrics (swd, digit classifier) rate far better than the untrained one.
+
+Slow (a few minutes on 2 cores): deselect with `-m "not slow"`. The run is the demo's own start: the
+schedule depends only on the number of images shown, so these TEST_KIMG kimg are the first TEST_KIMG
+of `python train.py`, whose per-kimg metric values for three seeds are in BENCHMARKS.md
+("Demo: learning curve", bench/ours/demo_learning.py). Thresholds are set against those numbers below.
+"""
+
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT  # noqa: E402
+
+TEST_KIMG = 6
+SEED = 1000
+SWD_IMAGES = 1024
+DIGIT_IMAGES = 1000
+# Measured with bench/ours/demo_learning.py (BENCHMARKS.md), metric seed 123, seeds 1000 / 1001 / 1002:
+#   untrained:  swd_avg 201.6 / 253.3 / 275.0    digits_fd 842.1 / 874.4 / 774.9
+#   at 6 kimg:  swd_avg  74.1 /  64.8 /  71.7    digits_fd 240.3 / 252.7 / 286.7
+#   ratio:      swd 0.37 / 0.26 / 0.26           fd 0.29 / 0.29 / 0.37
+# A generator that stopped learning stays near ratio 1; 0.5 leaves a 1.35x margin over the worst seed.
+MAX_SWD_RATIO = 0.5
+MAX_FD_RATIO = 0.5
+
+
+def _untrained_generator(run_dir, pkl):
+    import keras
+    import dnnlib.tflib as tflib
+    import train
+    from stylegan_tf import legacy
+    from stylegan_tf.data.demo import get_demo_dataset
+    from stylegan_tf.data.info import inspect_dataset
+    c = train.build_config("demo", 1)
+    demo = c.dataset.get("demo", {})
+    info = inspect_dataset(get_demo_dataset(**(demo if isinstance(demo, dict) else {})))
+    keras.utils.set_random_seed(SEED)
+    G = tflib.Network("G", num_channels=info.shape[0], resolution=info.resolution, label_size=0, **c.G)
+    legacy.save_pkl(G.clone("Gs"), pkl)
+
+
+@pytest.mark.slow
+def test_demo_training_learns(tmp_path):
+    from metrics import metric_base
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--result_dir=%s" % tmp_path,
+                           "--seed=%d" % SEED, "--total_kimg=%g" % TEST_KIMG, "--set=train.network_snapshot_ticks=1000"],
+                          env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    run_dir = glob.glob(str(tmp_path / "0*"))[0]
+    final = os.path.join(run_dir, "network-final.pkl")
+    assert os.path.isfile(final)
+    untrained = os.path.join(run_dir, "network-untrained.pkl")
+    _untrained_generator(run_dir, untrained)
+
+    metrics = [dict(metric_base.swd2k, name="swd", num_images=SWD_IMAGES),
+               dict(metric_base.digits1k, name="digits", num_images=DIGIT_IMAGES)]
+    group = metric_base.MetricGroup(metrics, cache_dir=str(tmp_path / "cache"), seed=123, progress=False)
+    results = {}
+    for name, pkl in [("untrained", untrained), ("trained", final)]:
+        group.run(pkl, run_dir=run_dir, num_gpus=1)
+        results[name] = group.get_results()
+    u, t = results["untrained"], results["trained"]
+    assert t["swd_avg"] < MAX_SWD_RATIO * u["swd_avg"], results
+    assert t["digits_fd"] < MAX_FD_RATIO * u["digits_fd"], results
