@@ -84,7 +84,7 @@ class _GraphWriter:
         return self.node(scope, "Relu", [dep], T=f32)
 
 
-def make_inception_graphdef(path=None, seed=0, full=False):
+def make_inception_graphdef(path=None, seed=0, full=False, feature_dim=2048):
     """Write (and return the bytes of) a stand-in of `classify_image_graph_def.pb`, random weights.
 
     Traits of the 2015-12-05 graph a loader can trip on, all present: GraphDef producer 5; the
@@ -97,6 +97,8 @@ def make_inception_graphdef(path=None, seed=0, full=False):
     VALID AvgPool) and `pool_3/_reshape` to the constant [1, 2048] feeding `softmax` (1008 classes).
 
     Default: a small network between `Mul` and `pool_3` (299 -> 149 -> 74 -> 36 -> 17 -> 8).
+    `feature_dim` (even; default 2048 as in the real graph) narrows pool_3 for tests of the
+    metric plumbing, where FID's 2048x2048 covariance square root would dominate the run time.
     `full=True`: Inception-v3's real layers and shapes (94 convolutions, 11 mixed blocks, ~24M
     weights), random weights, for speed benchmarks.
     """
@@ -124,12 +126,13 @@ def make_inception_graphdef(path=None, seed=0, full=False):
         x = g.conv_bn_relu(rnd, "conv_1", x, 24, 32, 3, stride=2)                    # 36
         x = g.node("pool_1", "MaxPool", [x], T=f32, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1], padding="VALID")  # 17
         x = g.conv_bn_relu(rnd, "conv_2", x, 32, 64, 3, stride=2)                    # 8
-        b0 = g.conv_bn_relu(rnd, "mixed_10/conv", x, 64, 1024, 1, scale_after_normalization=True)
-        b1 = g.conv_bn_relu(rnd, "mixed_10/tower/conv", x, 64, 1024, 1)
+        b0 = g.conv_bn_relu(rnd, "mixed_10/conv", x, 64, feature_dim // 2, 1, scale_after_normalization=True)
+        b1 = g.conv_bn_relu(rnd, "mixed_10/tower/conv", x, 64, feature_dim - feature_dim // 2, 1)
         x = g.node("mixed_10/join", "Concat", [g.const("mixed_10/join/concat_dim", 3, np.int32), b0, b1], N=2, T=f32)
     pool = g.node("pool_3", "AvgPool", [x], T=f32, ksize=[1, 8, 8, 1], strides=[1, 1, 1, 1], padding="VALID")
-    flat = g.node("pool_3/_reshape", "Reshape", [pool, g.const("pool_3/_reshape/shape", [1, 2048], np.int32)], T=f32)
-    logits = g.node("softmax/logits/MatMul", "MatMul", [flat, g.const("softmax/weights", rnd.randn(2048, 1008).astype(np.float32) * 0.01)],
+    feature_dim = 2048 if full else feature_dim
+    flat = g.node("pool_3/_reshape", "Reshape", [pool, g.const("pool_3/_reshape/shape", [1, feature_dim], np.int32)], T=f32)
+    logits = g.node("softmax/logits/MatMul", "MatMul", [flat, g.const("softmax/weights", rnd.randn(feature_dim, 1008).astype(np.float32) * 0.01)],
                     T=f32, transpose_a=False, transpose_b=False)
     logits = g.node("softmax/logits", "Add", [logits, g.const("softmax/biases", np.zeros(1008, np.float32))], T=f32)
     g.node("softmax", "Softmax", [logits], T=f32)

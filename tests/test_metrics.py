@@ -19,13 +19,14 @@ from metrics.perceptual_path_length import (crop_and_resize_for_lpips, filter_an
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("metrics")
-    standins.make_inception_graphdef(str(d / "inception.pb"))
+    standins.make_inception_graphdef(str(d / "inception.pb"))  # every trait of the 2015 graph
+    standins.make_inception_graphdef(str(d / "inception64.pb"), feature_dim=64)  # same, 64 features: fast FID plumbing
     standins.make_lpips_weights(str(d / "lpips.npz"))
     standins.make_classifier_pkl(str(d / "clf.pkl"), resolution=32)
     Gs = standins.make_generator_pkl(str(d / "net.pkl"), resolution=32)
     from stylegan_tf.data.demo import make_demo_dataset
     make_demo_dataset(str(d / "digits"), resolution=32)
-    return dict(dir=d, Gs=Gs, inception=str(d / "inception.pb"), lpips=str(d / "lpips.npz"),
+    return dict(dir=d, Gs=Gs, inception=str(d / "inception.pb"), inception64=str(d / "inception64.pb"), lpips=str(d / "lpips.npz"),
                 clf=str(d / "clf.pkl"), pkl=str(d / "net.pkl"), dataset=str(d / "digits"))
 
 
@@ -490,7 +491,7 @@ def test_metric_group_run_dir_config_cache_and_result_file(files, tmp_path):
         "    'dataset': {'tfrecord_dir': %r, 'resolution': 32},\n"
         "    'train': {'mirror_augment': True, 'total_kimg': 25000}}\n" % files["dataset"])
     args = [dict(metric_base.fid1k, name="fid_test", num_images=64)]
-    common = dict(inception=files["inception"], cache_dir=str(tmp_path / "cache"), seed=5, progress=False)
+    common = dict(inception=files["inception64"], cache_dir=str(tmp_path / "cache"), seed=5, progress=False)
     group = metric_base.MetricGroup(args, **common)
     group.run(files["pkl"], run_dir=str(run_dir))
     v1 = group.get_results()["fid_test"]

@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(r"""
     from training import misc
     from stylegan_tf.data.demo import make_demo_dataset
     d = sys.argv[1]
-    standins.make_inception_graphdef(os.path.join(d, "inc.pb"))
+    standins.make_inception_graphdef(os.path.join(d, "inc.pb"), feature_dim=64)  # 2015 traits, narrow pool_3: fast FID
     standins.make_lpips_weights(os.path.join(d, "lpips.npz"))
     standins.make_generator_pkl(os.path.join(d, "net.pkl"), resolution=32)
     make_demo_dataset(os.path.join(d, "digits"), resolution=32)

@@ -19,7 +19,7 @@ LINE_RE = re.compile(r"^.{30} time .{12}( \S+ [-0-9.e+]+\s*)+( \[\S+ \S+ sha256:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     d = tmp_path_factory.mktemp("run_metrics")
-    standins.make_inception_graphdef(str(d / "inception.pb"))
+    standins.make_inception_graphdef(str(d / "inception.pb"), feature_dim=64)  # 2015 traits, narrow pool_3: fast FID
     standins.make_lpips_weights(str(d / "lpips.npz"))
     clf_dir = d / "classifiers"
     clf_dir.mkdir()
