@@ -17,10 +17,10 @@ the official layout), which `run_metrics.py --ls_classifiers=classifiers` uses.
 
 import os
 import sys
-import time
 
 import click
 
+import dnnlib
 from dnnlib import cli
 
 PROG_NAME = "train_ls_classifiers.py"
@@ -68,28 +68,18 @@ def train_classifier(dset, attrib_idx, total_images, minibatch=8, lrate=1e-3, be
         return loss, correct
 
     data = iter(dset.get_dataset(0, minibatch, repeat=True, drop_remainder=True))
-    done, start, acc_ema, loss_ema = 0, time.time(), None, None
-    while done < total_images:
-        images, labels = next(data)
-        loss, correct = step(images, labels)
-        done += minibatch
-        loss_v, acc_v = float(loss), float(correct)
-        loss_ema = loss_v if loss_ema is None else 0.99 * loss_ema + 0.01 * loss_v
-        acc_ema = acc_v if acc_ema is None else 0.99 * acc_ema + 0.01 * acc_v
-        if verbose and (done % (minibatch * 200) == 0 or done >= total_images):
-            rate = done / max(time.time() - start, 1e-9)
-            sys.stderr.write("\rattribute %d: %d/%d images, loss %.4f, accuracy %.3f, %.1f images/s, ETA %s   "
-                             % (attrib_idx, done, total_images, loss_ema, acc_ema, rate,
-                                _fmt_time((total_images - done) / rate)))
-            sys.stderr.flush()
-    if verbose:
-        sys.stderr.write("\n")
+    done, acc_ema, loss_ema = 0, None, None
+    with dnnlib.util.Progress(total_images, label="attribute %d" % attrib_idx, enabled=verbose) as progress:
+        while done < total_images:
+            images, labels = next(data)
+            loss, correct = step(images, labels)
+            done += minibatch
+            loss_v, acc_v = float(loss), float(correct)
+            loss_ema = loss_v if loss_ema is None else 0.99 * loss_ema + 0.01 * loss_v
+            acc_ema = acc_v if acc_ema is None else 0.99 * acc_ema + 0.01 * acc_v
+            progress.note("loss %.4f, accuracy %.3f" % (loss_ema, acc_ema))
+            progress.update(min(done, total_images))
     return net, acc_ema
-
-
-def _fmt_time(s):
-    import dnnlib
-    return dnnlib.util.format_time(max(s, 0))
 
 
 def run(opts):
@@ -153,7 +143,6 @@ def run(opts):
 @cli.bool_option("--overwrite", help="Retrain classifiers whose pickle exists.")
 @cli.verbose_option
 def command(**opts):
-    import dnnlib
     run(dnnlib.EasyDict(opts))
 
 

@@ -85,7 +85,7 @@ class Progress:
         stream = stream if stream is not None else sys.stderr
         tty = bool(getattr(stream, "isatty", lambda: False)())
         fmt = (("{desc}: " if label else "") +
-               "{n_fmt}/{total_fmt}{unit}, {rate_fmt}, elapsed {elapsed}, ETA {remaining}")
+               "{n_fmt}/{total_fmt}{unit}, {rate_fmt}, elapsed {elapsed}, ETA {remaining}{postfix}")
         self._bar = tqdm.tqdm(total=total, desc=label, unit=" " + unit, file=stream, disable=not enabled,
                               mininterval=interval if interval is not None else (0.2 if tty else 5.0),
                               bar_format=fmt, dynamic_ncols=tty, leave=True)
@@ -105,6 +105,10 @@ class Progress:
     def advance(self, count=1) -> None:
         """Add `count` items done."""
         self.update(self._done + int(count))
+
+    def note(self, text) -> None:
+        """Show `text` after the ETA from the next redraw on (e.g. a running loss)."""
+        self._bar.set_postfix_str(text, refresh=False)
 
     def close(self) -> None:
         self._bar.close()
