@@ -17,12 +17,13 @@ noise. See docs/editing.md.
 """
 
 import os
-import re
 
 import click
 import numpy as np
 
 from dnnlib import cli
+from stylegan_tf import cli as tool
+from stylegan_tf.video import VideoWriter, video_encoder_available, write_video  # noqa: F401 (also for projector.py)
 
 NOISE_MODES = ("const", "random", "none")
 NOISE_SEED_SALT = 0x5eed   # RandomState([seed, salt]) draws a seed's noise (as pretrained_example.py)
@@ -30,61 +31,7 @@ TRUNC_RANGE = (-2.0, 2.0)
 
 
 # ----------------------------------------------------------------------------
-# Command-line helpers (also used by projector.py).
-
-
-class SeedList(click.ParamType):
-    """'0-9,42' -> [0, 1, ..., 9, 42]: integers and inclusive ranges in [0, 2^32)."""
-
-    name = "SEEDS"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, list):
-            return value
-        import argparse
-        from generate_figures import parse_seeds
-        try:
-            return parse_seeds(str(value))
-        except argparse.ArgumentTypeError as e:
-            self.fail(str(e), param, ctx)
-
-
-def load_network(flag, path_or_url, cache_dir=None):
-    """Gs of a pickle (path or URL); any failure is a one-line CommandError naming the flag and file."""
-    import pickle
-    from stylegan_tf import api
-    try:
-        return api.load_generator(path_or_url, cache_dir=cache_dir)
-    except (OSError, pickle.UnpicklingError, ValueError, KeyError, EOFError, TypeError, AttributeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if str(path_or_url) not in msg:
-            msg = "%s: %s" % (path_or_url, msg)
-        raise cli.CommandError("%s %s" % (flag, msg)) from None
-
-
-def check_network_arg(flag, path_or_url):
-    """Before TensorFlow is imported: a local pickle that does not exist is a one-line error."""
-    import dnnlib
-    if not dnnlib.util.is_url(path_or_url, allow_file_urls=True) and not os.path.isfile(path_or_url):
-        raise click.BadParameter("%s: no such file" % path_or_url, param_hint=flag)
-
-
-def check_outdir(flag, outdir):
-    """Before any work: an output directory that exists as a file is a one-line error."""
-    if os.path.exists(outdir) and not os.path.isdir(outdir):
-        raise click.BadParameter("%s is a file, not a directory" % outdir, param_hint=flag)
-
-
-def make_outdir(flag, outdir):
-    """Create the output directory (and parents); a one-line error if it is a file or not writable."""
-    check_outdir(flag, outdir)
-    try:
-        os.makedirs(outdir, exist_ok=True)
-    except OSError as e:
-        raise click.BadParameter("cannot create %s (%s)" % (outdir, e.strerror or e), param_hint=flag) from None
-    if not os.access(outdir, os.W_OK):
-        raise click.BadParameter("%s is not writable" % outdir, param_hint=flag)
-    return outdir
+# Labels and latents from the command line.
 
 
 def labels_for(Gs, class_idx):
@@ -254,112 +201,6 @@ def interpolation_dlatents(Gs, seeds, frames, space="w", trunc=1.0, trunc_cutoff
     return truncate(Gs, w.astype(np.float32), trunc, trunc_cutoff)
 
 
-def video_encoder_available():
-    """True when imageio and imageio-ffmpeg (with its ffmpeg binary) can write MP4."""
-    try:
-        import imageio.v2  # noqa: F401
-        import imageio_ffmpeg
-        imageio_ffmpeg.get_ffmpeg_exe()
-        return True
-    except (ImportError, RuntimeError, OSError):
-        return False
-
-
-class VideoWriter:
-    """Write uint8 HWC frames (RGB or grey) one at a time as MP4 (imageio-ffmpeg, H.264) or GIF (PIL).
-    `fmt='auto'` is MP4 when the encoder is installed, GIF otherwise; `path`'s extension follows the
-    format (`self.path`). Frames go to a temp file in the same directory, renamed over `path` by `close()`;
-    `abort()` (or an exception inside a `with` block) removes it. GIF frames are kept in memory."""
-
-    def __init__(self, path, fps=30, fmt="auto"):
-        import tempfile
-        if fmt == "auto":
-            fmt = "mp4" if video_encoder_available() else "gif"
-        if fmt not in ("mp4", "gif"):
-            raise ValueError("video format must be mp4, gif or auto, got %r" % (fmt,))
-        if fmt == "mp4" and not video_encoder_available():
-            raise RuntimeError("MP4 needs imageio and imageio-ffmpeg (pip install 'stylegan-tf[video]'); "
-                               "use GIF instead")
-        self.fmt, self.fps, self.count = fmt, fps, 0
-        self.path = os.path.splitext(path)[0] + "." + fmt
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, self.tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(self.path) + ".",
-                                        suffix="." + fmt)
-        os.close(fd)
-        self.writer, self.frames = None, []
-        if fmt == "mp4":
-            import imageio.v2 as imageio
-            # H.264 in yuv420p needs even sizes; macro_block_size=2 keeps every power-of-two size unchanged.
-            self.writer = imageio.get_writer(self.tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                             quality=8, pixelformat="yuv420p", macro_block_size=2,
-                                             ffmpeg_log_level="error")
-
-    def append(self, frame):
-        frame = _rgb(frame)
-        if self.writer is not None:
-            self.writer.append_data(frame)
-        else:
-            import PIL.Image
-            self.frames.append(PIL.Image.fromarray(frame))
-        self.count += 1
-
-    def close(self):
-        """Finish the file and rename it into place; returns the final path."""
-        try:
-            if self.count == 0:
-                raise ValueError("no frames to write")
-            if self.writer is not None:
-                self.writer.close()
-                self.writer = None
-            else:
-                self.frames[0].save(self.tmp, format="GIF", save_all=True, append_images=self.frames[1:],
-                                    duration=max(int(round(1000.0 / self.fps)), 20), loop=0)
-                self.frames = []
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)
-            os.replace(self.tmp, self.path)
-        except BaseException:
-            self.abort()
-            raise
-        return self.path
-
-    def abort(self):
-        if self.writer is not None:
-            try:
-                self.writer.close()
-            except Exception:
-                pass
-            self.writer = None
-        self.frames = []
-        if os.path.exists(self.tmp):
-            os.remove(self.tmp)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            self.abort()
-
-
-def write_video(frames, path, fps=30, fmt="auto"):
-    """Write an iterable of uint8 HWC frames with `VideoWriter`, atomically; returns the final path."""
-    with VideoWriter(path, fps, fmt) as video:
-        for frame in frames:
-            video.append(frame)
-        return video.close()
-
-
-def _rgb(frame):
-    frame = np.asarray(frame, np.uint8)
-    if frame.ndim == 2:
-        frame = frame[:, :, np.newaxis]
-    if frame.shape[2] == 1:
-        frame = np.repeat(frame, 3, axis=2)
-    return np.ascontiguousarray(frame)
-
-
 def video_frames(Gs, w, noise_mode="const", noise_seed=0, minibatch_size=8, progress=None):
     """uint8 frames of w, synthesised a minibatch at a time, with the same noise in every frame (stored,
     zero, or the `random` noise of `noise_seed`) so that the frames do not flicker."""
@@ -376,11 +217,6 @@ def video_frames(Gs, w, noise_mode="const", noise_seed=0, minibatch_size=8, prog
 # Command line.
 
 
-def click_help(doc):
-    """A module docstring as click help: indented example blocks kept as they are (click's \\b marker)."""
-    return re.sub(r"\n\n(?=    )", "\n\n\b\n", doc)
-
-
 def _trunc_value(ctx, param, value):
     if value is not None and not TRUNC_RANGE[0] <= value <= TRUNC_RANGE[1]:
         raise click.BadParameter("%g is outside the sane range [%g, %g]" % (value, *TRUNC_RANGE))
@@ -388,12 +224,11 @@ def _trunc_value(ctx, param, value):
 
 
 def _style_rows(Gs, text, num_rows):
-    from generate_figures import default_style_rows, parse_style_rows
     from stylegan_tf import api
     n = api.num_layers(Gs)
     try:
-        rows = parse_style_rows(text, n) if text != "paper" else parse_style_rows(
-            ",".join(default_style_rows(num_rows)), n)
+        rows = tool.parse_style_rows(text, n) if text != "paper" else tool.parse_style_rows(
+            ",".join(tool.default_style_rows(num_rows)), n)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--styles") from None
     if len(rows) == 1:
@@ -405,9 +240,9 @@ def _style_rows(Gs, text, num_rows):
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
-               help=click_help(__doc__))
+               help=tool.click_help(__doc__))
 @click.option("--network", "network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
-@click.option("--seeds", type=SeedList(), default=None, help="Latent seeds, e.g. 0-9,42 (images, style-mixing "
+@click.option("--seeds", type=tool.SEEDS, default=None, help="Latent seeds, e.g. 0-9,42 (images, style-mixing "
               "columns, or the key frames of --video).")
 @click.option("--z", "z_file", default=None, metavar="NPZ", help="Latents z from an .npz file (array 'z', [N, "
               "latent_size]) instead of --seeds.")
@@ -424,7 +259,7 @@ def _style_rows(Gs, text, num_rows):
 @click.option("--styles", default=None, metavar="LAYERS", help="Style-mixing grid: layers taken from the "
               "--seeds columns into the --row_seeds rows: coarse, middle, fine, first-last (0-3) or 'paper'; "
               "one range, or one per row (comma-separated).")
-@click.option("--row_seeds", type=SeedList(), default=None, help="Rows of the --styles grid.")
+@click.option("--row_seeds", type=tool.SEEDS, default=None, help="Rows of the --styles grid.")
 @cli.bool_option("--video", help="Interpolation video through --seeds (and back to the first).")
 @click.option("--frames", type=click.IntRange(min=2), default=120, show_default=True,
               help="Video frames in total.")
@@ -458,15 +293,15 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     if video and video_format == "mp4" and not video_encoder_available():
         raise click.BadParameter("mp4 needs imageio and imageio-ffmpeg (pip install 'stylegan-tf[video]')",
                                  param_hint="--video_format")
-    check_network_arg("--network", network)
+    tool.check_network_arg("--network", network)
     for flag, path in (("--z", z_file), ("--w", w_file)):
         if path is not None and not os.path.isfile(path):
             raise click.BadParameter("%s: no such file" % path, param_hint=flag)
-    check_outdir("--outdir", outdir)
+    tool.check_outdir("--outdir", outdir)
 
     cli.import_tensorflow()
     from stylegan_tf import api
-    Gs = load_network("--network", network, cache_dir)
+    Gs = tool.load_generator("--network", network, cache_dir)
     if w_file is not None and class_idx is not None:
         raise click.BadParameter("not used with --w (the mapping network, which takes the class, is skipped)",
                                  param_hint="--class")
@@ -478,7 +313,7 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     w_input = load_latents_file("--w", w_file, Gs) if w_file is not None else None
     z_input = load_latents_file("--z", z_file, Gs) if z_file is not None else None
     rows = _style_rows(Gs, styles, len(row_seeds)) if styles is not None else None
-    make_outdir("--outdir", outdir)
+    tool.make_outdir("--outdir", outdir)
 
     if video:
         w = interpolation_dlatents(Gs, seeds, frames, interp, trunc, trunc_cutoff, labels, minibatch_size)

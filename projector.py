@@ -28,7 +28,8 @@ import numpy as np
 
 import dnnlib
 from dnnlib import cli
-import generate
+from stylegan_tf import cli as tool
+from stylegan_tf.video import VideoWriter
 
 LPIPS_RESOLUTION = 256    # images larger than this are box-downsampled to it before LPIPS (as the official projector)
 
@@ -239,7 +240,7 @@ def save_npz_atomic(path, **arrays):
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
-               help=generate.click_help(__doc__))
+               help=tool.click_help(__doc__))
 @click.option("--network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
 @click.option("--target", "targets", required=True, multiple=True, metavar="IMG",
               help="Image to project (repeat for several, projected together).")
@@ -257,18 +258,18 @@ def save_npz_atomic(path, **arrays):
 @click.option("--cache_dir", default=None, help="Download cache for URLs.")
 @cli.verbose_option
 def command(network, targets, lpips_path, space, num_steps, save_video, resize, seed, outdir, cache_dir):
-    generate.check_network_arg("--network", network)
+    tool.check_network_arg("--network", network)
     for path in targets:
         if not os.path.isfile(path):
             raise click.BadParameter("%s: no such file" % path, param_hint="--target")
     if not dnnlib.util.is_url(lpips_path) and not os.path.isfile(lpips_path):
         raise click.BadParameter("%s: no such file" % lpips_path, param_hint="--lpips")
-    generate.check_outdir("--outdir", outdir)
+    tool.check_outdir("--outdir", outdir)
 
     cli.import_tensorflow()
     from metrics.feature_nets import FeatureNetworkError
     from stylegan_tf import api
-    Gs = generate.load_network("--network", network, cache_dir)
+    Gs = tool.load_generator("--network", network, cache_dir)
     res, channels = api.resolution(Gs), Gs.output_shape[1]
     target_images = np.stack([load_target(path, res, channels, resize) for path in targets])
     try:
@@ -276,10 +277,10 @@ def command(network, targets, lpips_path, space, num_steps, save_video, resize, 
     except (FeatureNetworkError, OSError, ValueError) as e:
         raise cli.CommandError("--lpips %s" % (str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
 
-    generate.make_outdir("--outdir", outdir)
+    tool.make_outdir("--outdir", outdir)
     video = None
     if save_video:
-        video = generate.VideoWriter(os.path.join(outdir, "proj"), fps=60)
+        video = VideoWriter(os.path.join(outdir, "proj"), fps=60)
     progress = api.Progress(num_steps, label="steps")
 
     def callback(step, images):

@@ -17,6 +17,8 @@ TOOLS = {
     "train": ("train:command", "Train StyleGAN (or Progressive GAN) with the official configurations."),
     "metrics": ("run_metrics:command", "Evaluate metrics (FID, PPL, LS, SWD, ...) on a network pickle or a run."),
     "dataset": ("dataset_tool:command", "Create, inspect and compare multi-resolution TFRecord datasets."),
+    "generate": ("generate:command", "Images per seed, style-mixing grids and interpolation videos."),
+    "project": ("projector:command", "Find the latent (W or W+) of a target image."),
     "figures": ("generate_figures:command", "Draw the paper's figures from a generator pickle."),
     "example": ("pretrained_example:command", "Generate one image with a trained generator (NVIDIA's FFHQ by default)."),
     "export": ("export_savedmodel:command", "Export a generator as a TensorFlow SavedModel."),

@@ -192,8 +192,8 @@ def test_bad_input_one_line(net, tmp_path, capsys, args, flag):
 
 
 def test_official_format_pickle(tmp_path):
-    """generate.py and the projector on a pickle in the layout of NVIDIA's (stand-in built by test_pickle)."""
-    from test_pickle import official_pickle_bytes
+    """generate.py and the projector on a pickle in the layout of NVIDIA's (stand-in built by test_legacy)."""
+    from test_legacy import official_pickle_bytes
     import projector
     pkl = tmp_path / "official.pkl"
     pkl.write_bytes(official_pickle_bytes())
