@@ -312,18 +312,9 @@ class LPIPSVGG16:
 
 
 def save_lpips_weights(weights, path):
-    """Write an LPIPS-VGG16 weights file (`.npz`), atomically."""
-    import tempfile
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **{k: np.asarray(v, np.float32) for k, v in weights.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write an LPIPS-VGG16 weights file (`.npz`), atomically, with a plain file's permissions."""
+    with dnnlib.util.atomic_write(path, "wb") as f:
+        np.savez(f, **{k: np.asarray(v, np.float32) for k, v in weights.items()})
 
 
 def load_lpips(path_or_url, cache_dir=None, sha256=None):
