@@ -155,7 +155,7 @@ def test_swd_metric_from_run_metrics(tmp_path, capsys):
     """swd16k through run_metrics.py (fewer images): one value per level and the average, in the result file."""
     import run_metrics
     from metrics import standins
-    from training.dataset_demo import make_demo_dataset
+    from stylegan_tf.data.demo import make_demo_dataset
     standins.make_generator_pkl(str(tmp_path / "net.pkl"), resolution=32)
     make_demo_dataset(str(tmp_path / "datasets" / "digits"), resolution=32)
     argv = ["run_metrics.py", "--network=%s" % (tmp_path / "net.pkl"), "--metrics=swd16k", "--num_samples=64",

@@ -12,7 +12,7 @@ images have the range of a trained generator's. The real LPIPS weights cannot be
 takes a converted file; without it a full-width LPIPS-VGG16 with RANDOM weights stands in (same cost, but
 its distances are not the paper's LPIPS; PSNR and the w distance are exact).
 
-    python bench/bench_projector.py --network results/00000-sgan-demo/network-final.pkl --steps 100,300,1000
+    python bench/ours/bench_projector.py --network results/00000-sgan-demo/network-final.pkl --steps 100,300,1000
 """
 
 import argparse
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def main():
