@@ -31,6 +31,7 @@ MAX_FD_RATIO = 0.5
 
 def _untrained_generator(run_dir, pkl):
     import keras
+    import numpy as np
     import dnnlib.tflib as tflib
     import train
     from stylegan_tf import legacy
@@ -39,8 +40,10 @@ def _untrained_generator(run_dir, pkl):
     c = train.build_config("demo", 1)
     demo = c.dataset.get("demo", {})
     info = inspect_dataset(get_demo_dataset(**(demo if isinstance(demo, dict) else {})))
+    # The demo is class-conditional (dataset.max_label_size): G embeds the dataset's one-hot labels.
+    label_size = np.load(info.label_file).shape[1] if c.dataset.get("max_label_size") and info.label_file else 0
     keras.utils.set_random_seed(SEED)
-    G = tflib.Network("G", num_channels=info.shape[0], resolution=info.resolution, label_size=0, **c.G)
+    G = tflib.Network("G", num_channels=info.shape[0], resolution=info.resolution, label_size=label_size, **c.G)
     legacy.save_pkl(G.clone("Gs"), pkl)
 
 
