@@ -64,7 +64,9 @@ def _demo(c):
     """Digits that are recognisable after minutes on a 2-core CPU (see docs/training.md, "The demo")."""
     c.desc += "-demo"
     # The digits' real detail is 8x8: 16x16 grayscale holds all of it; colour would have to be learnt too.
-    c.dataset = EasyDict(tfrecord_dir=None, demo=dict(resolution=16, channels=1))
+    # Class-conditional (the official max_label_size='full'): G's mapping network embeds the one-hot label,
+    # D_basic projects its output onto it, so G draws every class instead of settling on a few.
+    c.dataset = EasyDict(tfrecord_dir=None, max_label_size="full", demo=dict(resolution=16, channels=1))
     c.train.update(total_kimg=30, mirror_augment=False, network_snapshot_ticks=10, image_snapshot_ticks=1,
                    G_smoothing_kimg=1.0)  # Gs averages over 1 kimg instead of 10 to keep up with a short run
     small = dict(fmap_base=512, fmap_max=128)
@@ -73,7 +75,7 @@ def _demo(c):
     # Most of the run at 8x8, where steps are cheap and the digits' shapes are learnt; then grow to 16x16.
     c.sched = EasyDict(lod_initial_resolution=8, lod_training_kimg=12, lod_transition_kimg=4, minibatch_base=32,
                        G_lrate_base=0.002, D_lrate_base=0.002, tick_kimg_base=1, tick_kimg_dict={})
-    c.grid = EasyDict(size="24x16", layout="random")
+    c.grid = EasyDict(size="24x10", layout="row_per_class")  # row r: class r, 24 latents
     c.metrics = []
 
 

@@ -20,17 +20,23 @@ TEST_KIMG = 6
 SEED = 1000
 SWD_IMAGES = 1024
 DIGIT_IMAGES = 1000
-# Measured with bench/ours/demo_learning.py (BENCHMARKS.md), metric seed 123, seeds 1000 / 1001 / 1002:
-#   untrained:  swd_avg 201.6 / 253.3 / 275.0    digits_fd 842.1 / 874.4 / 774.9
-#   at 6 kimg:  swd_avg  74.1 /  64.8 /  71.7    digits_fd 240.3 / 252.7 / 286.7
-#   ratio:      swd 0.37 / 0.26 / 0.26           fd 0.29 / 0.29 / 0.37
-# A generator that stopped learning stays near ratio 1; 0.5 leaves a 1.35x margin over the worst seed.
-MAX_SWD_RATIO = 0.5
-MAX_FD_RATIO = 0.5
+# The demo is class-conditional; the metrics feed a conditional G all-zero labels (as the official
+# metrics do), an input it never trains on, so the trained values are worse than the grid looks, and the
+# ratios are closer to 1 than for the unconditional demo of earlier versions.
+# Measured with bench/ours/demo_learning.py (BENCHMARKS.md), metric seed 123:
+#   conditional demo (this preset), seed 1000:
+#     untrained swd_avg 174.0, digits_fd 730.1; at 6 kimg swd_avg 102.5, digits_fd 299.8; ratio swd 0.59, fd 0.41
+#   unconditional demo (dataset.max_label_size=0), seeds 1000 / 1001 / 1002: ratio swd 0.37 / 0.26 / 0.26,
+#     fd 0.29 / 0.29 / 0.37
+# A generator that stopped learning stays near ratio 1; 0.8 and 0.65 leave 1.36x and 1.59x margins over the
+# conditional seed-1000 ratios (the run the test repeats) and 0.2 / 0.35 below a stalled generator.
+MAX_SWD_RATIO = 0.8
+MAX_FD_RATIO = 0.65
 
 
 def _untrained_generator(run_dir, pkl):
     import keras
+    import numpy as np
     import dnnlib.tflib as tflib
     import train
     from stylegan_tf import legacy
@@ -39,8 +45,10 @@ def _untrained_generator(run_dir, pkl):
     c = train.build_config("demo", 1)
     demo = c.dataset.get("demo", {})
     info = inspect_dataset(get_demo_dataset(**(demo if isinstance(demo, dict) else {})))
+    # The demo is class-conditional (dataset.max_label_size): G embeds the dataset's one-hot labels.
+    label_size = np.load(info.label_file).shape[1] if c.dataset.get("max_label_size") and info.label_file else 0
     keras.utils.set_random_seed(SEED)
-    G = tflib.Network("G", num_channels=info.shape[0], resolution=info.resolution, label_size=0, **c.G)
+    G = tflib.Network("G", num_channels=info.shape[0], resolution=info.resolution, label_size=label_size, **c.G)
     legacy.save_pkl(G.clone("Gs"), pkl)
 
 

@@ -34,6 +34,7 @@ TICK_RE = re.compile(r"^tick\s+(\d+)\s+kimg\s+([\d.]+)\s+lod\s+([\d.]+).*?sec/ki
 def untrained_generator_pkl(run_dir, seed, overrides):
     """network-untrained.pkl: Gs as the loop constructs it before the first step (kimg 0)."""
     import keras
+    import numpy as np
     import dnnlib.tflib as tflib
     import train
     from stylegan_tf import legacy
@@ -42,8 +43,10 @@ def untrained_generator_pkl(run_dir, seed, overrides):
     c = train.build_config("demo", 1, overrides)
     demo = c.dataset.get("demo", {})
     info = inspect_dataset(get_demo_dataset(**(demo if isinstance(demo, dict) else {})))
+    # The demo is class-conditional (dataset.max_label_size): G embeds the dataset's one-hot labels.
+    label_size = np.load(info.label_file).shape[1] if c.dataset.get("max_label_size") and info.label_file else 0
     keras.utils.set_random_seed(seed)
-    G = tflib.Network("G", num_channels=info.shape[0], resolution=info.resolution, label_size=0, **c.G)
+    G = tflib.Network("G", num_channels=info.shape[0], resolution=info.resolution, label_size=label_size, **c.G)
     pkl = os.path.join(run_dir, "network-untrained.pkl")
     legacy.save_pkl(G.clone("Gs"), pkl)
     return pkl
