@@ -222,21 +222,9 @@ def side_by_side(images):
 
 
 def save_npz_atomic(path, **arrays):
-    """np.savez to a temp file in the same directory, renamed over `path` when complete."""
-    import tempfile
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix="." + os.path.basename(path) + ".",
-                               suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """np.savez through dnnlib.util.atomic_write: a temp file beside `path`, renamed over it when complete."""
+    with dnnlib.util.atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
