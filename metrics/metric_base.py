@@ -61,6 +61,9 @@ def get_metric_args(name):
     return EasyDict(globals()[name])
 
 
+LABEL_MODES = ("zero", "uniform")
+
+
 class MetricError(Exception):
     """A metric cannot run: bad network pickle, dataset, feature network or arguments."""
 
@@ -76,12 +79,16 @@ class MetricBase:
     `lpips`, `ls_classifiers` (path or URL of each feature network) with `inception_sha256`,
     `lpips_sha256`, `ls_sha256` (expected checksums), `strategy` (a tf.distribute strategy; every
     replica evaluates `minibatch_per_gpu` samples per step), `seed` (of the latents; None = random),
-    `progress` (progress bar on stderr).
+    `progress` (progress bar on stderr), `labels` (what a conditional generator is given: 'zero', the
+    official v1 metrics' all-zero labels, or 'uniform', a one-hot class drawn uniformly per sample).
     """
 
     def __init__(self, name, cache_dir=None, inception=None, inception_sha256=None, lpips=None, lpips_sha256=None,
-                 ls_classifiers=None, ls_sha256=None, strategy=None, seed=None, progress=True, data_dir=None):
+                 ls_classifiers=None, ls_sha256=None, strategy=None, seed=None, progress=True, data_dir=None, labels="zero"):
+        if labels not in LABEL_MODES:
+            raise MetricError("labels must be one of %s, got %r" % (", ".join(LABEL_MODES), labels))
         self.name = name
+        self.labels = labels
         self.cache_dir = cache_dir
         self.feature_args = EasyDict(inception=inception, inception_sha256=inception_sha256, lpips=lpips,
                                      lpips_sha256=lpips_sha256, ls_classifiers=ls_classifiers, ls_sha256=ls_sha256)
@@ -118,6 +125,7 @@ class MetricBase:
         self._feature_nets = []
         self._rnd = np.random.RandomState(self.seed)              # latents, noise, interpolation points
         self._rnd_reals = np.random.RandomState(None if self.seed is None else self.seed + 1)  # mirroring
+        self._rnd_labels = np.random.RandomState(None if self.seed is None else self.seed + 2)  # 'uniform' classes
         if self.seed is not None:
             tf.random.set_seed(self.seed)  # randomize_noise=True draws inside the network
 
@@ -282,6 +290,15 @@ class MetricBase:
 
     def _random_latents(self, n, Gs):
         return self._rnd.randn(n, *[int(s) for s in Gs.input_shape[1:]]).astype(np.float32)
+
+    def _random_labels(self, n, Gs):
+        """float32 [n, label_size] labels for n samples of `Gs` (see `labels`); [n, 0] for an unconditional
+        generator. Drawn from their own RandomState, so the latents are the same in either mode."""
+        label_size = int(Gs.input_shapes[1][1]) if len(Gs.input_shapes) > 1 else 0
+        labels = np.zeros([n, label_size], np.float32)
+        if self.labels == "uniform" and label_size > 0:
+            labels[np.arange(n), self._rnd_labels.randint(label_size, size=n)] = 1.0
+        return labels
 
 
 # ----------------------------------------------------------------------------
