@@ -4,6 +4,7 @@
     python generate.py --network my.pkl --seeds 1-4 --styles coarse --row_seeds 10-12 --outdir out
     python generate.py --network my.pkl --w out/projected_w.npz --outdir out
     python generate.py --network my.pkl --video --seeds 0-7 --frames 120 --outdir out
+    python generate.py --network my.pkl --seeds 0-3 --direction directions/smiling.npy --strength -3,0,3 --outdir out
 
 Images: one PNG per seed (`seed0042.png`), or per row of a `--z` / `--w` file (`z0000.png`, `w0000.png`).
 The latent of seed s is `RandomState(s).randn(latent_size)`; w is truncated towards the average w with
@@ -14,6 +15,10 @@ official `randomize_noise=False`: fixed at training time, the same for every ima
 standard-normal noise drawn with NumPy from `RandomState([seed, 0x5eed])` (seed = the row index for
 `--z` / `--w`), so it is reproducible and equals pretrained_example.py's `--noise seeded`; `none` is zero
 noise. See docs/editing.md.
+
+Editing (`--direction`): w + strength * direction for each `--strength` (after truncation, on `--edit_layers`);
+images `seed0042-<direction>+1.5.png`, and with several strengths a grid `edit-<direction>.png` (a row per
+latent, a column per strength). Directions come from `run_metrics.py --metrics ls --directions DIR`.
 """
 
 import os
@@ -157,6 +162,22 @@ def style_mixing_grid(Gs, col_seeds, row_seeds, row_layers, trunc=1.0, trunc_cut
     return canvas
 
 
+def edit_grid(images, num_rows):
+    """uint8 [rows * cols, H, W, C] images (row-major) as one PIL image, `num_rows` rows."""
+    from stylegan_tf import images as image_utils
+    cols = len(images) // num_rows
+    grid = image_utils.create_image_grid(np.transpose(images, [0, 3, 1, 2]), (cols, num_rows))
+    return image_utils.to_pil(np.transpose(grid, [1, 2, 0]))
+
+
+def edited_dlatents(w, direction, strengths, layers=None):
+    """[len(w) * len(strengths), num_layers, D]: each w moved by each strength along `direction`, row-major
+    (all strengths of w[0] first)."""
+    from stylegan_tf import directions
+    edits = np.stack([directions.apply_direction(w, direction, s, layers) for s in strengths], axis=1)
+    return edits.reshape((-1,) + w.shape[1:])
+
+
 # ----------------------------------------------------------------------------
 # Interpolation videos.
 
@@ -223,6 +244,29 @@ def _trunc_value(ctx, param, value):
     return value
 
 
+def _strengths(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        out = [float(v) for v in value.split(",") if v.strip() != ""]
+    except ValueError:
+        raise click.BadParameter("cannot parse %r (expected numbers, e.g. -3,0,3)" % value) from None
+    if not out or not all(np.isfinite(out)):
+        raise click.BadParameter("expected finite numbers, e.g. -3,0,3, got %r" % value)
+    return out
+
+
+def _edit_layers(Gs, text):
+    from stylegan_tf import api
+    if text is None:
+        return None
+    try:
+        rows = tool.parse_style_rows(text, api.num_layers(Gs))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--edit_layers") from None
+    return sorted(set(i for row in rows for i in row))
+
+
 def _style_rows(Gs, text, num_rows):
     from stylegan_tf import api
     n = api.num_layers(Gs)
@@ -268,6 +312,13 @@ def _style_rows(Gs, text, num_rows):
               help="Video path: lerp between the seeds' w, or slerp between their z.")
 @click.option("--video_format", type=click.Choice(["auto", "mp4", "gif"]), default="auto", show_default=True,
               help="auto: MP4 if imageio-ffmpeg is installed, else GIF.")
+@click.option("--direction", default=None, metavar="NPY", help="Editing direction in W (.npy, [dlatent_size] or "
+              "[num_layers, dlatent_size]; run_metrics.py --directions writes them): images w + strength * "
+              "direction.")
+@click.option("--strength", "strengths", default="-3,-2,-1,0,1,2,3", show_default=True, callback=_strengths,
+              metavar="LIST", help="With --direction: comma-separated strengths (unit steps along the direction).")
+@click.option("--edit_layers", default=None, metavar="LAYERS", help="With --direction: edit only these layers "
+              "(coarse, middle, fine or first-last, comma-separated); default: all.")
 @click.option("--outdir", default="out", show_default=True, help="Output directory.")
 @click.option("--batch", "minibatch_size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per synthesis run.")
@@ -275,7 +326,7 @@ def _style_rows(Gs, text, num_rows):
               "~/.cache/dnnlib).")
 @cli.verbose_option
 def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, noise_mode, styles, row_seeds, video,
-            frames, fps, interp, video_format, outdir, minibatch_size, cache_dir):
+            frames, fps, interp, video_format, direction, strengths, edit_layers, outdir, minibatch_size, cache_dir):
     sources = [name for name, value in (("--seeds", seeds), ("--z", z_file), ("--w", w_file)) if value is not None]
     if len(sources) != 1:
         raise click.UsageError("give exactly one of --seeds, --z, --w" + (" (got %s)" % ", ".join(sources)
@@ -286,6 +337,15 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
         raise click.UsageError("--styles and --video are different outputs: give one")
     if (styles is not None or video) and seeds is None:
         raise click.UsageError("%s needs --seeds" % ("--styles" if styles is not None else "--video"))
+    if direction is not None and (styles is not None or video):
+        raise click.UsageError("--direction edits single images: not with %s" % ("--styles" if styles else "--video"))
+    if direction is None:
+        for flag, given in (("--edit_layers", edit_layers is not None),
+                            ("--strength", strengths != _strengths(None, None, "-3,-2,-1,0,1,2,3"))):
+            if given:
+                raise click.UsageError("%s goes with --direction" % flag)
+    if direction is not None and not os.path.isfile(direction):
+        raise click.BadParameter("%s: no such file" % direction, param_hint="--direction")
     if video and len(seeds) < 2:
         raise click.BadParameter("an interpolation video needs at least two seeds", param_hint="--seeds")
     if video and frames < len(seeds):
@@ -313,6 +373,13 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     w_input = load_latents_file("--w", w_file, Gs) if w_file is not None else None
     z_input = load_latents_file("--z", z_file, Gs) if z_file is not None else None
     rows = _style_rows(Gs, styles, len(row_seeds)) if styles is not None else None
+    if direction is not None:
+        from stylegan_tf import directions
+        try:
+            edit = directions.load_direction(direction, api.num_layers(Gs), Gs.components.synthesis.input_shape[2])
+        except directions.DirectionError as e:
+            raise click.BadParameter(str(e), param_hint="--direction") from None
+        layers = _edit_layers(Gs, edit_layers)
     tool.make_outdir("--outdir", outdir)
 
     if video:
@@ -348,14 +415,24 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
             prefix = "w"
         names = ["%s%04d.png" % (prefix, i) for i in range(len(w))]
         noise_seeds = list(range(len(w)))
+    if direction is not None:
+        stem = os.path.splitext(os.path.basename(direction))[0]
+        num_rows = len(w)
+        w = edited_dlatents(w, edit, strengths, layers)
+        names = ["%s-%s%+g.png" % (name[:-4], stem, s) for name in names for s in strengths]
+        noise_seeds = [n for n in noise_seeds for _ in strengths]  # an edit keeps its image's noise
     progress = api.Progress(len(w))
     images = render(Gs, w, noise_mode, noise_seeds, minibatch_size, progress.update)
     for name, image in zip(names, images):
         api.save_image(image, os.path.join(outdir, name))
     click.echo("Wrote %d image%s to %s" % (len(names), "" if len(names) == 1 else "s", outdir))
+    if direction is not None and len(strengths) > 1:
+        path = os.path.join(outdir, "edit-%s.png" % stem)
+        api.save_image(edit_grid(images, num_rows), path)
+        click.echo("Wrote %s (%d rows x strengths %s)" % (path, num_rows, ", ".join("%g" % s for s in strengths)))
 
 
-ERROR_TYPES = (ValueError, RuntimeError, OSError)
+ERROR_TYPES = (ValueError, RuntimeError, OSError)  # DirectionError is a ValueError
 
 
 def main(argv=None):

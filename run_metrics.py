@@ -78,6 +78,16 @@ def run(opts):
     from metrics.feature_nets import FeatureNetworkError
 
     metric_args = _metric_list(opts.metrics, opts.num_samples)
+    if opts.directions is not None:
+        ls_args = [a for a in metric_args if a.func_name == "metrics.linear_separability.LS"]
+        if not ls_args:
+            raise UsageError("--directions needs an LS metric in --metrics (ls or ls_10k): the directions are its "
+                             "W-space SVM normals")
+        if os.path.exists(opts.directions) and not os.path.isdir(opts.directions):
+            raise UsageError("--directions: %s exists and is not a directory" % opts.directions)
+        for args in ls_args:
+            args.directions_dir = opts.directions
+            args.directions_ratio = opts.directions_ratio
     network_pkl, run_dir = _resolve_network(opts)
     dataset_args = None
     if opts.dataset is not None:
@@ -133,8 +143,15 @@ def run(opts):
               "package's vgg.pth (with torchvision's VGG16 beside it), or our .npz; path or URL.")
 @click.option("--lpips_sha256", default=None, help="Expected SHA-256 of the --lpips file.")
 @click.option("--ls_classifiers", default=None, help="LS attribute classifiers: a directory or URL prefix holding "
-              "celebahq-classifier-NN-<name>.pkl, a single classifier pickle, or a comma list of pickles.")
+              "celebahq-classifier-NN-<name>.pkl, a single classifier pickle, a comma list of pickles, or 'digits' "
+              "(the demo's digit classifier: digit0 ... digit9, each against the rest).")
 @click.option("--ls_sha256", default=None, help="Expected SHA-256s of the classifiers (comma list, same order).")
+@click.option("--directions", default=None, metavar="DIR", help="With an LS metric: also write each attribute's "
+              "editing direction (the unit normal of its SVM in W) to DIR/<attribute>.npy, for generate.py "
+              "--direction.")
+@click.option("--directions_ratio", type=click.FloatRange(0, 0.5, min_open=True), default=0.02, show_default=True,
+              help="With --directions: each direction's SVM separates this fraction of the samples with the highest "
+              "attribute scores from as many with the lowest (InterFaceGAN's default).")
 @click.option("--num_samples", type=int, default=None, help="Override the number of images/samples of every metric "
               "(for quick checks; the metric is renamed <name>_n<N>).")
 @click.option("--seed", type=int, default=None, help="Random seed of latents, noise and interpolation points "

@@ -142,6 +142,36 @@ def load_classifier(cache_dir=None, verbose=False):
     return model, feats
 
 
+class DigitAttribute:
+    """The digit classifier as a binary attribute classifier of the LS metric ("digit k" against the rest),
+    with the interface of the official CelebA-HQ classifiers: `get_output_for(images, labels)` takes float
+    NCHW images in [-1, 1] and returns logits l [N, 1] such that softmax([l, -l])[0] = p(k), i.e.
+    l = (log p(k) - log(1 - p(k))) / 2. Any resolution (the ink is resized to 16x16)."""
+
+    any_resolution = True
+
+    def __init__(self, model, class_idx, sha256, source):
+        self.model, self.class_idx = model, int(class_idx)
+        self.attribute = self.name = "digit%d" % class_idx
+        self.sha256, self.source = sha256, source
+
+    def get_output_for(self, images, labels=None):
+        del labels
+        logits = self.model(ink_intensity((tf.cast(images, tf.float32) + 1.0) * 127.5))
+        others = tf.concat([logits[:, :self.class_idx], logits[:, self.class_idx + 1:]], axis=1)
+        return 0.5 * (logits[:, self.class_idx:self.class_idx + 1] - tf.reduce_logsumexp(others, axis=1,
+                                                                                         keepdims=True))
+
+
+def attribute_classifiers(cache_dir=None, verbose=False):
+    """The ten `DigitAttribute`s ("digit0" ... "digit9") sharing one classifier (`load_classifier`)."""
+    model, _ = load_classifier(cache_dir, verbose=verbose)
+    path = cache_path(cache_dir)
+    with open(path, "rb") as f:
+        sha256 = hashlib.sha256(f.read()).hexdigest()
+    return [DigitAttribute(model, k, sha256, path) for k in range(NUM_CLASSES)]
+
+
 def class_entropy_bits(predicted):
     """Entropy (bits) of the histogram of predicted class indices."""
     p = np.bincount(np.asarray(predicted), minlength=NUM_CLASSES).astype(np.float64)

@@ -14,12 +14,12 @@ import sys
 from collections import defaultdict
 
 import numpy as np
-import sklearn.svm
 import tensorflow as tf
 
 import dnnlib
 from metrics import feature_nets
 from metrics import metric_base
+from stylegan_tf import directions
 
 
 def prob_normalize(p):
@@ -64,9 +64,7 @@ def attribute_conditional_entropy(inputs, predictions, num_keep):
     targets = np.argmax(predictions[order], axis=1)
     x = inputs[order]
     try:
-        svm = sklearn.svm.LinearSVC(dual=True)  # the 2019 scikit-learn default the official code ran with
-        svm.fit(x, targets)
-        outputs = svm.predict(x)
+        outputs = directions.fit_svm(x, targets).predict(x)
     except Exception:  # e.g. a single class: the official code assumes perfect prediction
         outputs = targets
     return conditional_entropy(joint_table(outputs, targets))
@@ -82,18 +80,40 @@ def separability_scores(results, attrib_indices, num_samples, num_keep):
     return {key: 2 ** np.sum(values) for key, values in cond.items()}
 
 
+DIGITS = "digits"  # --ls_classifiers digits: the demo's digit classifier, "digit k" against the rest
+
+
+def attribute_name(attrib_idx):
+    """Name of a CelebA-HQ attribute index ("male", ...), or "attrNN" beyond the official 40."""
+    names = feature_nets.CELEBAHQ_ATTRIBUTES
+    return names[attrib_idx] if 0 <= attrib_idx < len(names) else "attr%02d" % attrib_idx
+
+
 class LS(metric_base.MetricBase):
-    def __init__(self, num_samples, num_keep, attrib_indices, minibatch_per_gpu, **kwargs):
+    """Linear separability. `directions_dir`: also write each attribute's editing direction in W there,
+    `<attribute>.npy`, fitted on the `directions_ratio` most and least attribute-like samples
+    (`stylegan_tf.directions.fit_direction`)."""
+
+    def __init__(self, num_samples, num_keep, attrib_indices, minibatch_per_gpu, directions_dir=None,
+                 directions_ratio=0.02, **kwargs):
         assert num_keep <= num_samples
         super().__init__(**kwargs)
         self.num_samples = num_samples
         self.num_keep = num_keep
         self.attrib_indices = list(attrib_indices)
         self.minibatch_per_gpu = minibatch_per_gpu
+        self.directions_dir = directions_dir
+        self.directions_ratio = directions_ratio
+        self.written_directions = []  # paths written by the last run
 
     def _load_classifiers(self, strategy):
         """(attribute indices, classifier networks): all of the metric's attributes, or the one
-        attribute of a single classifier file."""
+        attribute of a single classifier file; or the ten digits of the demo's digit classifier."""
+        if self.feature_args.ls_classifiers == DIGITS:
+            from metrics import digit_classifier
+            clfs = self._cached_feature_net(("ls", DIGITS), lambda: digit_classifier.attribute_classifiers(
+                self.cache_dir, verbose=self.progress))
+            return list(range(len(clfs))), clfs
         try:
             indices, paths = feature_nets.resolve_classifiers(self.feature_args.ls_classifiers, self.attrib_indices)
             if indices != self.attrib_indices:
@@ -106,8 +126,11 @@ class LS(metric_base.MetricBase):
                                                        % (len(sums), len(paths)))
             def load():
                 with strategy.scope():
-                    return [feature_nets.load_classifier(p, cache_dir=self.cache_dir, sha256=s)
+                    nets = [feature_nets.load_classifier(p, cache_dir=self.cache_dir, sha256=s)
                             for p, s in zip(paths, sums)]
+                for idx, net in zip(indices, nets):
+                    net.attribute = attribute_name(idx)
+                return nets
             return indices, self._cached_feature_net(("ls", tuple(paths), tuple(sums), id(strategy)), load)
         except feature_nets.FeatureNetworkError as e:
             raise metric_base.MetricError(str(e)) from None
@@ -128,14 +151,16 @@ class LS(metric_base.MetricBase):
         attrib_indices, classifiers = self._load_classifiers(self._active_strategy or tf.distribute.get_strategy())
         self._note_classifiers(classifiers)
         for clf in classifiers:
+            if getattr(clf, "any_resolution", False):
+                continue
             res_clf = int(clf.input_shape[-1])
             res_g = min(int(Gs.output_shape[-1]), 256)
             if res_clf != res_g:
                 raise metric_base.MetricError("LS classifier %r takes %dx%d images; the generator gives %dx%d"
                                               % (clf.name, res_clf, res_clf, res_g, res_g))
 
-        def replica(latents):
-            dlatents = Gs.components.mapping.get_output_for(latents, None, is_validation=True)
+        def replica(latents, labels):
+            dlatents = Gs.components.mapping.get_output_for(latents, labels, is_validation=True)
             images = Gs.components.synthesis.get_output_for(dlatents, is_validation=True, randomize_noise=True)
             if images.shape[2] > 256:  # the classifiers take 256x256
                 factor = images.shape[2] // 256
@@ -148,6 +173,7 @@ class LS(metric_base.MetricBase):
                 if isinstance(logits, (list, tuple)):
                     logits = logits[0]
                 out["attr%d" % attrib_idx] = tf.nn.softmax(tf.concat([logits, -logits], axis=1))
+                out["logit%d" % attrib_idx] = logits[:, 0]
             return out
 
         run = self._make_runner(replica)
@@ -155,11 +181,34 @@ class LS(metric_base.MetricBase):
         num_steps = (self.num_samples - 1) // minibatch_size + 1
         progress = dnnlib.util.Progress(label=self.name, total=num_steps * minibatch_size, enabled=self.progress)
         for _ in range(num_steps):
-            chunks.append(run(self._random_latents(minibatch_size, Gs)))
+            chunks.append(run(self._random_latents(minibatch_size, Gs), self._random_labels(minibatch_size, Gs)))
             progress.advance(minibatch_size)
         progress.close()
         results = {key: np.concatenate([c[key] for c in chunks], axis=0) for key in chunks[0]}
         results.update({idx: results.pop("attr%d" % idx) for idx in attrib_indices})
         scores = separability_scores(results, attrib_indices, self.num_samples, self.num_keep)
+        if self.directions_dir:
+            self._write_directions(results, attrib_indices, classifiers)
         self._report_result(scores["latents"], suffix="_z")
         self._report_result(scores["dlatents"], suffix="_w")
+
+    def _write_directions(self, results, attrib_indices, classifiers):
+        """Fit and save each attribute's editing direction in W (`stylegan_tf.directions.fit_direction` on
+        the classifier's logits, InterFaceGAN's recipe) and say how far apart the two sides lie along it."""
+        self.written_directions = []
+        w = results["dlatents"][:self.num_samples]
+        for attrib_idx, clf in zip(attrib_indices, classifiers):
+            name = getattr(clf, "attribute", None) or attribute_name(attrib_idx)
+            logits = results["logit%d" % attrib_idx][:self.num_samples]
+            try:
+                normal = directions.fit_direction(w, logits, ratio=self.directions_ratio)
+            except directions.DirectionError as e:
+                print("%s: no direction for %s: %s" % (self.name, name, e))
+                continue
+            path = os.path.join(self.directions_dir, name + ".npy")
+            directions.save_direction(path, normal)
+            self.written_directions.append(path)
+            stats = directions.projection_stats(w, normal, logits > 0)
+            print("%s: wrote %s (%d%% of samples present; along it, w . n has std %.3f and mean(present) - "
+                  "mean(absent) %.3f)" % (self.name, path, round(100 * np.mean(logits > 0)), stats.std,
+                                          stats.separation))

@@ -1,6 +1,8 @@
 """The demo's digit-classifier metric (metrics/digit_classifier.py): it judges shape, not colour;
 real digits score high and coloured blobs low; the trained weights are cached; run_metrics.py runs it."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,30 @@ def test_digits_metric_from_run_metrics(clf, tmp_path):
     assert sorted(values) == ["digits10k_n64_conf", "digits10k_n64_entropy", "digits10k_n64_fd"]
     assert values["digits10k_n64_fd"] > 50  # an untrained generator draws no digits
     assert 0.1 <= values["digits10k_n64_conf"] <= 1 and 0 <= values["digits10k_n64_entropy"] <= np.log2(10)
+
+
+def test_digit_attributes_for_ls_and_directions(clf, tmp_path):
+    """`--ls_classifiers digits`: "digit k against the rest" in the official classifiers' interface (logit l
+    with softmax([l, -l])[0] = p(k), images in [-1, 1]); LS and its editing directions run on it."""
+    import tensorflow as tf
+    import run_metrics
+    from metrics import standins
+    from stylegan_tf.data.demo import demo_images
+    images, labels = demo_images(resolution=32, channels=3)
+    p = tf.nn.softmax(clf["model"](dc.ink_intensity(images[:200]))).numpy()
+    attrs = dc.attribute_classifiers(clf["cache"])
+    assert [a.attribute for a in attrs] == ["digit%d" % k for k in range(10)]
+    x = images[:200].astype(np.float32) / 127.5 - 1.0
+    for k, attr in enumerate(attrs):
+        logit = attr.get_output_for(x, None)
+        assert tuple(logit.shape) == (200, 1)
+        two_way = tf.nn.softmax(tf.concat([logit, -logit], axis=1)).numpy()
+        np.testing.assert_allclose(two_way[:, 0], p[:, k], atol=1e-5)
+    standins.make_generator_pkl(str(tmp_path / "net.pkl"), resolution=16)
+    argv = ["run_metrics.py", "--network=%s" % (tmp_path / "net.pkl"), "--metrics=ls_10k", "--num_samples=200",
+            "--ls_classifiers=digits", "--directions=%s" % (tmp_path / "dirs"), "--result_dir=%s" % tmp_path,
+            "--cache_dir=%s" % clf["cache"], "--seed=1", "--noprogress"]
+    assert run_metrics.main(argv) == 0
+    line = (tmp_path / "metric-ls_10k_n200.txt").read_text()
+    assert "ls_10k_n200_w" in line and "[ls_classifiers digit-classifier-v%d-" % dc.VERSION in line
+    assert sorted(os.listdir(tmp_path / "dirs")) == ["digit%d.npy" % k for k in range(10)]
