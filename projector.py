@@ -46,10 +46,18 @@ def load_lpips(path_or_url, cache_dir=None):
 
 def w_stats(Gs, num_samples=10000, seed=123, minibatch_size=1000):
     """(mean w [dlatent_size], std): the mean of w over `num_samples` random z and the root-mean-square
-    distance of those w to it (the scale of the noise added to w). Conditional generators get zero labels."""
+    distance of those w to it (the scale of the noise added to w). A conditional generator gets a one-hot
+    class drawn uniformly per sample (after the z, from the same seeded generator), so that the mean is
+    that of the w it was trained to draw; all-zero labels, an input it never saw, would shift it."""
     from stylegan_tf import api
-    z = np.random.RandomState(seed).randn(num_samples, Gs.input_shape[1]).astype(np.float32)
-    w = api.map_latents(Gs, z, minibatch_size=minibatch_size)[:, 0].astype(np.float64)
+    rnd = np.random.RandomState(seed)
+    z = rnd.randn(num_samples, Gs.input_shape[1]).astype(np.float32)
+    label_size = int(Gs.input_shapes[1][1]) if len(Gs.input_shapes) > 1 else 0
+    labels = None  # an unconditional generator: nothing more is drawn
+    if label_size > 0:
+        labels = np.zeros([num_samples, label_size], np.float32)
+        labels[np.arange(num_samples), rnd.randint(label_size, size=num_samples)] = 1.0
+    w = api.map_latents(Gs, z, labels, minibatch_size=minibatch_size)[:, 0].astype(np.float64)
     avg = w.mean(axis=0)
     std = np.sqrt(np.sum((w - avg) ** 2) / num_samples)
     return avg.astype(np.float32), float(std)

@@ -105,7 +105,7 @@ def run(opts):
     group = metric_base.MetricGroup(
         metric_args, cache_dir=opts.cache_dir, inception=opts.inception, inception_sha256=opts.inception_sha256,
         lpips=opts.lpips, lpips_sha256=opts.lpips_sha256, ls_classifiers=opts.ls_classifiers,
-        ls_sha256=opts.ls_sha256, strategy=strategy, seed=opts.seed, progress=opts.progress)
+        ls_sha256=opts.ls_sha256, strategy=strategy, seed=opts.seed, progress=opts.progress, labels=opts.labels)
     needs_reals = [m.name for m in group.metrics if m.needs_reals()]
     if needs_reals and dataset_args is None and run_dir is None:
         raise UsageError("--dataset is required: %s compare%s %s with real images, and --network names a pickle, "
@@ -156,6 +156,9 @@ def run(opts):
               "(for quick checks; the metric is renamed <name>_n<N>).")
 @click.option("--seed", type=int, default=None, help="Random seed of latents, noise and interpolation points "
               "(default: random).")
+@click.option("--labels", type=click.Choice(["zero", "uniform"]), default="zero", show_default=True,
+              help="Labels of a class-conditional generator: zero (all-zero labels, the official v1 behaviour) or "
+              "uniform (a one-hot class drawn uniformly per sample, for class-conditional networks).")
 @cli.bool_option("--progress", default=True, help="Show a progress line per metric.")
 @cli.verbose_option
 def command(**opts):

@@ -6,7 +6,8 @@ recipe). It judges SHAPE only: its input is the ink intensity, the per-pixel max
 channels, stretched per image to [0, 1] and box-resized to 16x16, so the class colours of the demo
 (or their absence in the grayscale variant) carry no information.
 
-Reported for `num_images` generated images (latents ~ N(0, I), no truncation, random noise):
+Reported for `num_images` generated images (latents ~ N(0, I), no truncation, random noise; a
+conditional generator gets all-zero labels, as in the official metrics, unless `labels='uniform'`):
   `<name>_fd`       Frechet distance of the classifier's penultimate features (128-D) between fakes and
                     as many reals (lower is better; statistics of the reals cached as for FID);
   `<name>_conf`     mean top-class probability of the fakes (how digit-like each sample is; 1 is best);
@@ -226,9 +227,9 @@ class DigitClassifierMetric(metric_base.MetricBase):
                 np.savez(f, mu=stats[0], sigma=stats[1])
             os.replace(tmp, cache_file)
 
-        def fakes(latents):
+        def fakes(latents, labels):
             images = tflib.convert_images_to_uint8(
-                Gs.get_output_for(latents, None, is_validation=True, randomize_noise=True))
+                Gs.get_output_for(latents, labels, is_validation=True, randomize_noise=True))
             ink = ink_intensity(images)
             return feats(ink), tf.nn.softmax(model(ink))
         run_fakes = self._make_runner(fakes)
@@ -236,7 +237,8 @@ class DigitClassifierMetric(metric_base.MetricBase):
         progress = dnnlib.util.Progress(label=self.name + " fakes", total=self.num_images, enabled=self.progress)
         for begin in range(0, self.num_images, minibatch_size):
             end = min(begin + minibatch_size, self.num_images)
-            f, p = run_fakes(self._random_latents(minibatch_size, Gs))
+            latents = self._random_latents(minibatch_size, Gs)
+            f, p = run_fakes(latents, self._random_labels(minibatch_size, Gs))
             f_all.append(f[:end - begin])
             p_all.append(p[:end - begin])
             progress.advance(end - begin)

@@ -1,8 +1,8 @@
 """Frechet Inception Distance (FID), computed as the official StyleGAN metric does.
 
 Inception-v3 pool_3 features of `num_images` generated images (latents ~ N(0, I), no truncation,
-random noise, converted to uint8 like `convert_images_to_uint8`) and of as many real images
-(statistics cached per dataset); FID = |mu_f - mu_r|^2 + tr(S_f + S_r - 2 sqrtm(S_f S_r)), real part.
+random noise, all-zero labels unless `labels='uniform'`, converted to uint8 like
+`convert_images_to_uint8`) and of as many real images (statistics cached per dataset); FID = |mu_f - mu_r|^2 + tr(S_f + S_r - 2 sqrtm(S_f S_r)), real part.
 """
 
 import os
@@ -86,15 +86,16 @@ class FID(metric_base.MetricBase):
             legacy.save_pkl((mu_real, sigma_real), cache_file)
 
         # Statistics of the fakes.
-        def fakes(latents):
-            images = Gs.get_output_for(latents, None, is_validation=True, randomize_noise=True)
+        def fakes(latents, labels):
+            images = Gs.get_output_for(latents, labels, is_validation=True, randomize_noise=True)
             return inception.features(tflib.convert_images_to_uint8(images))
         run_fakes = self._make_runner(fakes)
         activations = np.empty([self.num_images, mu_real.shape[0]], np.float32)
         progress = dnnlib.util.Progress(label=self.name + " fakes", total=self.num_images, enabled=self.progress)
         for begin in range(0, self.num_images, minibatch_size):
             end = min(begin + minibatch_size, self.num_images)
-            activations[begin:end] = run_fakes(self._random_latents(minibatch_size, Gs))[:end - begin]
+            latents = self._random_latents(minibatch_size, Gs)
+            activations[begin:end] = run_fakes(latents, self._random_labels(minibatch_size, Gs))[:end - begin]
             progress.advance(end - begin)
         progress.close()
         mu_fake, sigma_fake = feature_statistics(activations)

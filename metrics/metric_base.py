@@ -125,7 +125,7 @@ class MetricBase:
         self._feature_nets = []
         self._rnd = np.random.RandomState(self.seed)              # latents, noise, interpolation points
         self._rnd_reals = np.random.RandomState(None if self.seed is None else self.seed + 1)  # mirroring
-        self._rnd_labels = np.random.RandomState(None if self.seed is None else self.seed + 2)  # 'uniform' classes
+        self._rnd_labels = np.random.RandomState(None if self.seed is None else self.seed + 3)  # 'uniform' classes (+ 2 is SWD's)
         if self.seed is not None:
             tf.random.set_seed(self.seed)  # randomize_noise=True draws inside the network
 

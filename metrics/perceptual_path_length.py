@@ -4,8 +4,10 @@ Pairs of latents; interpolation by slerp in Z or lerp in W at t ~ U(0, 1) ('full
 ('end') and at t + epsilon; one noise realisation per minibatch; images cropped to the face region
 [3c:7c, 2c:6c] (c = H/8), box-downsampled to 256 when larger, scaled to [0, 255]; LPIPS-VGG16
 distance / epsilon^2; distances outside the [1st ('lower'), 99th ('higher')] percentiles dropped;
-the mean reported. Generators that compute in bfloat16/float16 are evaluated as a float32 copy
-with the same weights (interpolation, synthesis and distance all in float32).
+the mean reported. A conditional generator gets one label per pair (both ends and every point
+between them; all-zero unless `labels='uniform'`, see metric_base.MetricBase). Generators that
+compute in bfloat16/float16 are evaluated as a float32 copy with the same weights (interpolation,
+synthesis and distance all in float32).
 """
 
 import numpy as np
@@ -55,14 +57,25 @@ def filter_and_mean(distances):
     return float(np.mean(kept))
 
 
-def path_length_distances(Gs, distance_fn, latents_pairs, lerp_t, epsilon, space):
+def labels_for_pairs(labels):
+    """[N, L] labels, one per pair -> [2N, L] in the interleaved order of the latents (rows 2i and 2i + 1
+    are labels[i]): both ends of a pair, and so every point between them, share the pair's label.
+    None stays None (zero labels)."""
+    if labels is None:
+        return None
+    return tf.repeat(labels, 2, axis=0)
+
+
+def path_length_distances(Gs, distance_fn, latents_pairs, lerp_t, epsilon, space, labels=None):
     """Scaled distances d(G(x(t)), G(x(t + eps))) / eps^2 for one minibatch (tensors).
 
-    latents_pairs: [2N, Z] (t0, t1 interleaved); lerp_t: [N].
+    latents_pairs: [2N, Z] (t0, t1 interleaved); lerp_t: [N]; labels: [N, label_size], one per pair,
+    or None for all-zero labels (the official metric).
     """
     mapping, synthesis = Gs.components.mapping, Gs.components.synthesis
+    labels_pairs = labels_for_pairs(labels)
     if space == "w":
-        dlat_t01 = mapping.get_output_for(latents_pairs, None, is_validation=True)
+        dlat_t01 = mapping.get_output_for(latents_pairs, labels_pairs, is_validation=True)
         dlat_t0, dlat_t1 = dlat_t01[0::2], dlat_t01[1::2]
         dlat_e0 = tflib.lerp(dlat_t0, dlat_t1, lerp_t[:, None, None])
         dlat_e1 = tflib.lerp(dlat_t0, dlat_t1, lerp_t[:, None, None] + epsilon)
@@ -72,7 +85,7 @@ def path_length_distances(Gs, distance_fn, latents_pairs, lerp_t, epsilon, space
         lat_e0 = slerp(lat_t0, lat_t1, lerp_t[:, None])
         lat_e1 = slerp(lat_t0, lat_t1, lerp_t[:, None] + epsilon)
         lat_e01 = tf.reshape(tf.stack([lat_e0, lat_e1], axis=1), tf.shape(latents_pairs))
-        dlat_e01 = mapping.get_output_for(lat_e01, None, is_validation=True)
+        dlat_e01 = mapping.get_output_for(lat_e01, labels_pairs, is_validation=True)
     images = synthesis.get_output_for(dlat_e01, is_validation=True, randomize_noise=False)
     images = crop_and_resize_for_lpips(images)
     return distance_fn(images[0::2], images[1::2]) * (1 / epsilon ** 2)
@@ -122,9 +135,10 @@ class PPL(metric_base.MetricBase):
         self._note_feature_net("lpips", lpips.source, lpips.sha256)
         noise_vars = [var for name, var in Gs.components.synthesis.vars.items() if name.startswith("noise")]
 
-        def replica(latents_pairs, lerp_t):
-            # Each replica's part of the host batch holds its [2N] latents and [N] t values.
-            return path_length_distances(Gs, lpips.distance, latents_pairs, lerp_t, self.epsilon, self.space)
+        def replica(latents_pairs, labels, lerp_t):
+            # Each replica's part of the host batch holds its [2N] latents and [N] labels and t values.
+            return path_length_distances(Gs, lpips.distance, latents_pairs, lerp_t, self.epsilon, self.space,
+                                         labels=labels)
 
         run = self._make_runner(replica)
         all_distances = []
@@ -139,7 +153,8 @@ class PPL(metric_base.MetricBase):
                 lerp_t = self._rnd.uniform(0.0, 1.0, size=[minibatch_size]).astype(np.float32)
             else:
                 lerp_t = np.zeros([minibatch_size], np.float32)
-            all_distances.append(run(lat, lerp_t))
+            labels = self._random_labels(minibatch_size, Gs)  # one per pair, for both of its ends
+            all_distances.append(run(lat, labels, lerp_t))
             progress.advance(minibatch_size)
         progress.close()
         self._report_result(filter_and_mean(np.concatenate(all_distances, axis=0)))

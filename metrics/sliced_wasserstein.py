@@ -181,15 +181,16 @@ class SWD(metric_base.MetricBase):
         progress.close()
         real_levels = reals.finalize()
 
-        def fakes_fn(latents):
-            images = Gs.get_output_for(latents, None, is_validation=True, randomize_noise=True)
+        def fakes_fn(latents, labels):
+            images = Gs.get_output_for(latents, labels, is_validation=True, randomize_noise=True)
             return tflib.convert_images_to_uint8(images)
         run_fakes = self._make_runner(fakes_fn)
         fakes = DescriptorSet(len(resolutions), rnd)
         progress = dnnlib.util.Progress(label=self.name + " fakes", total=self.num_images, enabled=self.progress)
         for begin in range(0, self.num_images, minibatch_size):
             end = min(begin + minibatch_size, self.num_images)
-            fakes.feed(run_fakes(self._random_latents(minibatch_size, Gs))[:end - begin])
+            latents = self._random_latents(minibatch_size, Gs)
+            fakes.feed(run_fakes(latents, self._random_labels(minibatch_size, Gs))[:end - begin])
             progress.advance(end - begin)
         progress.close()
         fake_levels = fakes.finalize()
