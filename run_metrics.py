@@ -169,10 +169,15 @@ def command(**opts):
 def main(argv=None):
     """Parse argv (argv[0] is the program name; default sys.argv) and run; returns the exit code (0 ok,
     1 a failed metric or a bad file, 2 a bad command line)."""
+    argv = list(sys.argv if argv is None else argv)
+    return cli.run(command, argv[1:], prog_name=PROG_NAME, error_types=_error_types)
+
+
+def _error_types():
+    """The metrics' own errors (imported on demand: they import TensorFlow)."""
     from metrics.feature_nets import FeatureNetworkError
     from metrics.metric_base import MetricError
-    argv = list(sys.argv if argv is None else argv)
-    return cli.run(command, argv[1:], prog_name=PROG_NAME, error_types=(MetricError, FeatureNetworkError))
+    return MetricError, FeatureNetworkError
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ def _one_line(text):
 
 def run(command, argv=None, prog_name=None, error_types=()):
     """Run a click command as a program: one-line errors, exit status 0/1/2, never a traceback for
-    a bad command line or for one of `error_types` (the library's own error classes)."""
+    a bad command line or for one of `error_types` (the library's own error classes; or a function
+    returning them, called only when an error occurs, so `--help` need not import their modules)."""
     args = list(sys.argv[1:] if argv is None else argv)
     prog = prog_name or os.path.basename(sys.argv[0] or command.name or "stylegan-tf")
     args = _normalize(command, args)
@@ -170,7 +171,9 @@ def run(command, argv=None, prog_name=None, error_types=()):
     except KeyboardInterrupt:
         print("%s: interrupted" % prog, file=sys.stderr)
         code = 130
-    except tuple(error_types) as e:
+    except Exception as e:
+        if not isinstance(e, tuple(error_types() if callable(error_types) else error_types)):
+            raise
         print("%s: error: %s" % (prog, _one_line(e)), file=sys.stderr)
         code = 1
     return code

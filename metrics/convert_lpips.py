@@ -14,12 +14,11 @@ import sys
 import click
 
 from dnnlib import cli
-from metrics import feature_nets
-from metrics import lpips_sources
 
 
 def convert(src, dst):
     """Write the .npz of the LPIPS source `src` (a path, or two comma-separated paths); returns the weights."""
+    from metrics import feature_nets, lpips_sources  # TensorFlow: not needed for --help
     files = []
     for path in src.split(","):
         with open(path.strip(), "rb") as f:
@@ -41,12 +40,18 @@ def command(src, dst):
         convert(src, dst)
     except (OSError, ValueError, pickle.UnpicklingError) as e:
         raise cli.CommandError(str(e)) from None
+    from metrics import feature_nets
     print("Wrote %s (sha256 %s)" % (dst, feature_nets.sha256_of_bytes(open(dst, "rb").read())))
 
 
 def main(argv=None):
     """Entry point; returns the exit code (0 ok, 1 a bad file, 2 a bad command line)."""
-    return cli.run(command, argv, prog_name="convert_lpips", error_types=(feature_nets.FeatureNetworkError,))
+    return cli.run(command, argv, prog_name="convert_lpips", error_types=_error_types)
+
+
+def _error_types():
+    from metrics import feature_nets
+    return (feature_nets.FeatureNetworkError,)
 
 
 if __name__ == "__main__":
