@@ -27,6 +27,9 @@ Reported after N steps (each N a separate project() call: the schedules depend o
 PSNR of the projection against the target, PSNR of the start image (w_start, stored noise),
 ||w - w_true|| / ||w_start - w_true|| (averaged over layers), how many targets ended within 10% of the
 start distance, and optimisation steps per second (excluding the first step, which traces the graph).
+Printed once per network: the numerical rank of d image / d w at each w_true (images up to 4096 values):
+when it is below the size of w, some w directions do not change the image and w cannot be recovered
+exactly from it by any method (e.g. the demo before 12 kimg draws at 8x8: 64 values, w has 128 dims).
 --json FILE appends one JSON line per (distance, N).
 
     python bench/ours/bench_projector.py --train_kimg 6 --distance lpips,mse --steps 100,300 --json out.jsonl
@@ -78,6 +81,28 @@ def sha256(path):
 def mse_distance(a, b):
     import tensorflow as tf
     return tf.reduce_mean(tf.square(a - b), axis=[1, 2, 3]) / 255.0 ** 2 * 10
+
+
+def jacobian_ranks(Gs, w_true, max_outputs=4096):
+    """Numerical rank (singular values > 1e-3 x the largest) of d image / d w at each target's w in W
+    (stored noise): w directions outside it do not change the image, so no image distance can recover
+    them and ||w - w_true|| cannot reach 0. None when the image has more than `max_outputs` values."""
+    import tensorflow as tf
+    from stylegan_tf import api
+    syn, num_layers = Gs.components.synthesis, api.num_layers(Gs)
+    if int(np.prod(Gs.output_shape[1:])) > max_outputs:
+        return None
+    ranks = []
+    for w in w_true[:, :1]:
+        w = tf.constant(w[None])
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            out = tf.reshape(tf.cast(syn.get_output_for(tf.broadcast_to(w, [1, num_layers, w.shape[2]]),
+                                                        randomize_noise=False), tf.float32), [-1])
+        jac = tape.jacobian(out, w).numpy().reshape(out.shape[0], -1)
+        sv = np.linalg.svd(jac, compute_uv=False)
+        ranks.append(int((sv > 1e-3 * sv[0]).sum()))
+    return ranks
 
 
 def stats(x):
@@ -152,6 +177,7 @@ def main():
     start_dist = np.linalg.norm(w_true[:, 0] - w_start, axis=1)
     start_images = api.synthesize(Gs, np.broadcast_to(w_start, w_true.shape), noise="stored")
     start_psnr = projector.psnr(start_images, targets)
+    ranks = jacobian_ranks(Gs, w_true)
 
     lpips_source = None
     if "lpips" in distances:
@@ -167,6 +193,9 @@ def main():
     print("%d targets: seeds %s%s, psi %g; space %s; start: PSNR %.2f dB mean (%.2f-%.2f)"
           % (len(seeds), args.seeds, ", classes %s" % ",".join(map(str, classes)) if classes else "", args.psi,
              args.space, start_psnr.mean(), start_psnr.min(), start_psnr.max()))
+    if ranks is not None:
+        print("rank of d image / d w at w_true: %s of %d (w directions beyond it leave the image unchanged)"
+              % (",".join(map(str, ranks)), w_true.shape[2]))
     if lpips_source:
         print("LPIPS: %s" % lpips_source)
 
@@ -174,7 +203,7 @@ def main():
                 network=pkl, network_sha256=sha256(pkl) if pkl else None,
                 resolution=api.resolution(Gs), channels=int(Gs.output_shape[1]), num_classes=label_size,
                 seeds=seeds, classes=classes, psi=args.psi, space=args.space, lpips_source=lpips_source,
-                start_dist=start_dist.tolist(), start_psnr=start_psnr.tolist(), load_start=list(load_start))
+                start_dist=start_dist.tolist(), start_psnr=start_psnr.tolist(), dlatent_size=int(w_true.shape[2]), jacobian_rank=ranks, load_start=list(load_start))
     if train_wall is not None:
         base.update(train_kimg=args.train_kimg, train_seed=args.train_seed, train_wall_sec=train_wall)
     for name in distances:
