@@ -136,10 +136,8 @@ def load_classifier(cache_dir=None, verbose=False):
     if acc < 0.97:  # the recipe reaches 0.99+; anything less means a broken environment, not a metric
         raise metric_base.MetricError("digit classifier reached only %.3f training accuracy" % acc)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp%d" % os.getpid()
-    with open(tmp, "wb") as f:
+    with dnnlib.util.atomic_write(path, "wb") as f:
         np.savez(f, **{"w%d" % i: w for i, w in enumerate(model.get_weights())})
-    os.replace(tmp, path)
     return model, feats
 
 
@@ -186,16 +184,8 @@ def digit_scores(model, feats, images):
     return feats(ink).numpy(), tf.nn.softmax(model(ink)).numpy()
 
 
-class DigitClassifierMetric(metric_base.MetricBase):
+class DigitClassifierMetric(metric_base.ImageSetMetric):
     """Frechet distance of digit-classifier features, mean confidence and class-coverage entropy."""
-
-    def __init__(self, num_images, minibatch_per_gpu, **kwargs):
-        super().__init__(**kwargs)
-        self.num_images = num_images
-        self.minibatch_per_gpu = minibatch_per_gpu
-
-    def needs_reals(self):
-        return True
 
     def _evaluate(self, Gs, num_gpus):
         minibatch_size = num_gpus * self.minibatch_per_gpu
@@ -204,13 +194,7 @@ class DigitClassifierMetric(metric_base.MetricBase):
                                                 lambda: load_classifier(self.cache_dir, verbose=self.progress))
         cache_file = self._get_cache_file_for_reals(num_images=self.num_images, classifier=os.path.basename(
             cache_path(self.cache_dir)))
-        stats = None
-        if os.path.isfile(cache_file):
-            try:
-                with np.load(cache_file) as data:
-                    stats = data["mu"], data["sigma"]
-            except (OSError, ValueError, KeyError):
-                stats = None
+        stats = self._load_real_stats(cache_file)
         if stats is None:
             run_reals = self._make_runner(lambda images: feats(ink_intensity(images)))
             acts = []
@@ -221,11 +205,7 @@ class DigitClassifierMetric(metric_base.MetricBase):
                 if done >= self.num_images:
                     break
             stats = feature_statistics(np.concatenate(acts))
-            os.makedirs(os.path.dirname(cache_file), exist_ok=True)
-            tmp = cache_file + ".tmp%d" % os.getpid()
-            with open(tmp, "wb") as f:
-                np.savez(f, mu=stats[0], sigma=stats[1])
-            os.replace(tmp, cache_file)
+            self._save_real_stats(cache_file, *stats)
 
         def fakes(latents, labels):
             images = tflib.convert_images_to_uint8(

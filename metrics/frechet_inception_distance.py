@@ -5,12 +5,10 @@ random noise, all-zero labels unless `labels='uniform'`, converted to uint8 like
 `convert_images_to_uint8`) and of as many real images (statistics cached per dataset); FID = |mu_f - mu_r|^2 + tr(S_f + S_r - 2 sqrtm(S_f S_r)), real part.
 """
 
-import os
 import warnings
 
 import numpy as np
 import scipy.linalg
-import tensorflow as tf
 
 import dnnlib
 import dnnlib.tflib as tflib
@@ -36,15 +34,7 @@ def feature_statistics(activations):
     return np.mean(activations, axis=0), np.cov(activations, rowvar=False)
 
 
-class FID(metric_base.MetricBase):
-    def __init__(self, num_images, minibatch_per_gpu, **kwargs):
-        super().__init__(**kwargs)
-        self.num_images = num_images
-        self.minibatch_per_gpu = minibatch_per_gpu
-
-    def needs_reals(self):
-        return True
-
+class FID(metric_base.ImageSetMetric):
     def _load_inception(self):
         args = self.feature_args
         try:
@@ -62,8 +52,7 @@ class FID(metric_base.MetricBase):
 
         # Statistics of the reals (cached; the cache key includes the feature network's checksum).
         cache_file = self._get_cache_file_for_reals(num_images=self.num_images, inception_sha256=inception.sha256)
-        os.makedirs(os.path.dirname(cache_file), exist_ok=True)
-        stats = _load_stats(cache_file)
+        stats = self._load_real_stats(cache_file)
         if stats is not None:
             mu_real, sigma_real = stats
         else:
@@ -82,8 +71,7 @@ class FID(metric_base.MetricBase):
                     break
             progress.close()
             mu_real, sigma_real = feature_statistics(activations)
-            from stylegan_tf import legacy
-            legacy.save_pkl((mu_real, sigma_real), cache_file)
+            self._save_real_stats(cache_file, mu_real, sigma_real)
 
         # Statistics of the fakes.
         def fakes(latents, labels):
@@ -101,14 +89,3 @@ class FID(metric_base.MetricBase):
         mu_fake, sigma_fake = feature_statistics(activations)
         self._report_result(frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real))
 
-
-def _load_stats(cache_file):
-    """(mu, sigma) from a cache file, or None when absent or unreadable (then it is recomputed)."""
-    if not os.path.isfile(cache_file):
-        return None
-    from stylegan_tf import legacy
-    try:
-        mu, sigma = legacy.load_pkl(cache_file)
-        return np.asarray(mu), np.asarray(sigma)
-    except Exception:  # a corrupt cache entry is recomputed and overwritten
-        return None

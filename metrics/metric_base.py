@@ -301,6 +301,38 @@ class MetricBase:
         return labels
 
 
+class ImageSetMetric(MetricBase):
+    """A metric comparing `num_images` generated images with as many reals (FID, SWD, digits), run with
+    `minibatch_per_gpu` images per replica and step (the official FID's arguments). Statistics of the
+    reals are cached as the official FID caches them: a pickle of (mu, sigma)."""
+
+    def __init__(self, num_images, minibatch_per_gpu, **kwargs):
+        super().__init__(**kwargs)
+        self.num_images = num_images
+        self.minibatch_per_gpu = minibatch_per_gpu
+
+    def needs_reals(self):
+        return True
+
+    @staticmethod
+    def _load_real_stats(cache_file):
+        """(mu, sigma) from a cache file, or None when absent or unreadable (then it is recomputed)."""
+        if not os.path.isfile(cache_file):
+            return None
+        from stylegan_tf import legacy
+        try:
+            mu, sigma = legacy.load_pkl(cache_file)
+            return np.asarray(mu), np.asarray(sigma)
+        except Exception:  # a corrupt cache entry is recomputed and overwritten
+            return None
+
+    @staticmethod
+    def _save_real_stats(cache_file, mu, sigma):
+        from stylegan_tf import legacy
+        os.makedirs(os.path.dirname(cache_file), exist_ok=True)
+        legacy.save_pkl((mu, sigma), cache_file)  # atomic
+
+
 # ----------------------------------------------------------------------------
 # Group of multiple metrics.
 

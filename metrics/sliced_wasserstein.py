@@ -146,16 +146,8 @@ def swd_x1e3(real_levels, fake_levels, rnd):
     return dists + [float(np.mean(dists))]
 
 
-class SWD(metric_base.MetricBase):
+class SWD(metric_base.ImageSetMetric):
     """Multi-scale sliced Wasserstein distance between `num_images` reals and as many fakes."""
-
-    def __init__(self, num_images, minibatch_per_gpu, **kwargs):
-        super().__init__(**kwargs)
-        self.num_images = num_images
-        self.minibatch_per_gpu = minibatch_per_gpu
-
-    def needs_reals(self):
-        return True
 
     def _evaluate(self, Gs, num_gpus):
         minibatch_size = num_gpus * self.minibatch_per_gpu
