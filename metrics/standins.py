@@ -253,10 +253,10 @@ def make_classifier_pkl(path, resolution=32, num_channels=3, fmap_base=64, fmap_
     return clf
 
 
-class _OfficialPickledNetwork:
+class OfficialPickledNetwork:
     """Pickles exactly like an official `dnnlib.tflib.network.Network`: NEWOBJ of that class, then
     BUILD with the official state dict (version, name, static_kwargs, components,
-    build_module_src, build_func_name, variables)."""
+    build_module_src, build_func_name, variables). `official_pickle_bytes` writes them."""
 
     def __init__(self, state):
         self.state = state
@@ -294,7 +294,6 @@ def make_official_classifier_pkl(path, resolution=32, fmap_base=64, fmap_max=16,
 
     NVIDIA's classifiers are 256x256 with the official fmap sizes; `resolution`/`fmap_*` shrink
     the stand-in (the loader builds whatever the pickled static_kwargs say)."""
-    import pickle
     import dnnlib.tflib as tflib
     kwargs = dict(num_channels=3, resolution=resolution, label_size=0, fmap_base=fmap_base, fmap_max=fmap_max,
                   mbstd_group_size=0)
@@ -305,11 +304,16 @@ def make_official_classifier_pkl(path, resolution=32, fmap_base=64, fmap_max=16,
     rnd.shuffle(variables)
     state = dict(version=3, name="D", static_kwargs=kwargs, components={}, build_module_src=_PROGAN_MODULE_SRC_STANDIN,
                  build_func_name="D_paper", variables=variables)
-    data = pickle.dumps(_OfficialPickledNetwork(state), protocol=2)
-    data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # as NumPy 1.x wrote them
     with dnnlib.util.atomic_write(path, "wb") as f:
-        f.write(data)
+        f.write(official_pickle_bytes(OfficialPickledNetwork(state)))
     return state
+
+
+def official_pickle_bytes(obj, protocol=2):
+    """The bytes of a pickle of `OfficialPickledNetwork`s (alone or in a tuple) as NVIDIA's 2019 files are:
+    protocol 2, NumPy arrays and scalars referenced by NumPy 1.x's module `numpy.core.multiarray`."""
+    import pickle
+    return pickle.dumps(obj, protocol=protocol).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
 
 
 def make_generator_pkl(path, resolution=32, seed=0, fmap_base=64, fmap_max=16, latent_size=16, mapping_layers=2,

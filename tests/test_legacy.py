@@ -1,6 +1,5 @@
 """Network pickles: official state layout, round trips, official-pickle loading, the restricted unpickler."""
 
-import copyreg
 import io
 import os
 import pickle
@@ -13,6 +12,7 @@ import pytest
 
 import dnnlib.tflib as tflib
 from dnnlib.tflib.network import Network
+from metrics import standins
 from stylegan_tf import legacy
 
 from conftest import ROOT, SMALL, randomize
@@ -86,27 +86,12 @@ def test_plain_pickle_round_trip():
     assert np.array_equal(Gs2.run(z, None, randomize_noise=False), Gs.run(z, None, randomize_noise=False))
 
 
-class _OfficialNetwork:
-    """Stand-in that pickles exactly like an official Network object: NEWOBJ of
-    dnnlib.tflib.network.Network followed by BUILD with the official state dict."""
-
-    def __init__(self, state):
-        self.state = state
-
-    @property
-    def __class__(self):  # pickle checks that NEWOBJ's class is the object's class
-        return Network
-
-    def __reduce__(self):
-        return copyreg.__newobj__, (Network,), self.state
-
-
 def official_state(name, func, variables, static_kwargs, components=None, seed=0):
     rnd = np.random.RandomState(seed)
     values = [(n, np.float32(rnd.randn()) if not shape else rnd.randn(*shape).astype(np.float32))
               for n, shape in variables]
     rnd.shuffle(values)  # the official order depends on the structure: loading must match by name
-    return _OfficialNetwork(dict(version=3, name=name, static_kwargs=static_kwargs, components=components or {},
+    return standins.OfficialPickledNetwork(dict(version=3, name=name, static_kwargs=static_kwargs, components=components or {},
                                  build_module_src="raise RuntimeError('pickled source must never run')\n",
                                  build_func_name=func, variables=values))
 
@@ -125,14 +110,14 @@ def official_objects():
 
 
 def official_pickle_bytes(protocol=2):
-    return pickle.dumps(official_objects(), protocol=protocol)
+    """(G, D, Gs) as NVIDIA's 2019 pickles are laid out (protocol 2, NumPy 1.x module paths)."""
+    return standins.official_pickle_bytes(official_objects(), protocol=protocol)
 
 
 def test_official_layout_pickle_loads_and_runs(tmp_path):
     data = official_pickle_bytes()
-    # NumPy 1.x wrote its arrays as numpy.core.multiarray._reconstruct: make the stream look like that.
-    data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-    assert b"numpy.core.multiarray" in data
+    # NumPy 1.x wrote its arrays as numpy.core.multiarray._reconstruct, as the stand-in does.
+    assert b"numpy.core.multiarray" in data and b"numpy._core" not in data
     path = tmp_path / "karras2019stylegan-test.pkl"
     path.write_bytes(data)
     G, D, Gs = legacy.load_pkl(str(path))
@@ -175,7 +160,8 @@ def test_malicious_pickle_refused(tmp_path):
         legacy.load_pkl(str(path))
     assert not marker.exists()
     # A pickle smuggling an import through a "network" state is refused the same way.
-    payload = official_pickle_bytes().replace(b"numpy._core.multiarray\n_reconstruct", b"subprocess\ncall")
+    payload = official_pickle_bytes().replace(b"numpy.core.multiarray\n_reconstruct", b"subprocess\ncall")
+    assert b"subprocess" in payload
     with pytest.raises(pickle.UnpicklingError):
         legacy.load_pkl_from_file(io.BytesIO(payload))
 
