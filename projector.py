@@ -103,12 +103,14 @@ def _downsample_for_lpips(images):
 
 def project(Gs, targets, lpips, space="w", num_steps=1000, initial_learning_rate=0.1, initial_noise_factor=0.05,
             lr_rampdown_length=0.25, lr_rampup_length=0.05, noise_ramp_length=0.75, regularize_noise_weight=1e5,
-            w_avg_samples=10000, seed=0, callback=None):
+            w_avg_samples=10000, seed=0, callback=None, optimize_noise=True):
     """Find w (and noise maps) reproducing `targets`, uint8 [N, H, W, C] at the generator's resolution.
 
     `lpips(img0, img1)` is a distance on float NCHW images in [0, 255] returning [N] (`load_lpips`).
     `space`: 'w' (one w per target, broadcast to every layer) or 'w+' (one w per layer).
     `callback(step, images)`, if given, sees uint8 [N, H, W, C] images of every step's w (before the update).
+    `optimize_noise=False` (ours): keep the network's stored noise maps fixed instead of optimising random
+    ones, so w alone must explain the target and `generate.py --w ... --noise_mode const` redraws the result.
     Returns a dict: `w` float32 [N, num_layers, dlatent_size], `noise` (list of [N, 1, res, res]),
     `images` uint8 [N, H, W, C] of the result, `lpips` [N] its distance to the targets, `losses` [num_steps]."""
     import tensorflow as tf
@@ -127,9 +129,12 @@ def project(Gs, targets, lpips, space="w", num_steps=1000, initial_learning_rate
 
     target_images = _downsample_for_lpips(tf.constant(targets.transpose(0, 3, 1, 2).astype(np.float32)))
     w_opt = tf.Variable(np.tile(w_avg[None, None], [num, num_layers if space == "w+" else 1, 1]), name="w_opt")
-    noise = [tf.Variable(rnd.standard_normal((num,) + shape[1:]).astype(np.float32), name="noise%d" % i)
-             for i, shape in enumerate(api.noise_shapes(Gs))]
-    params = [w_opt] + noise
+    if optimize_noise:
+        noise = [tf.Variable(rnd.standard_normal((num,) + shape[1:]).astype(np.float32), name="noise%d" % i)
+                 for i, shape in enumerate(api.noise_shapes(Gs))]
+    else:
+        noise = [tf.constant(np.repeat(np.asarray(n, np.float32), num, axis=0)) for n in api.get_noise(Gs)]
+    params = [w_opt] + (noise if optimize_noise else [])
     adam_m = [tf.Variable(tf.zeros_like(p)) for p in params]
     adam_v = [tf.Variable(tf.zeros_like(p)) for p in params]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -144,8 +149,9 @@ def project(Gs, targets, lpips, space="w", num_steps=1000, initial_learning_rate
         with tf.GradientTape() as tape:
             synth = synthesize(w_opt + w_noise * w_noise_scale)
             dist = lpips(target_images, _downsample_for_lpips(synth))
-            reg = noise_regularizer(noise)
-            loss = tf.reduce_sum(dist) + regularize_noise_weight * tf.reduce_sum(reg)
+            loss = tf.reduce_sum(dist)
+            if optimize_noise:
+                loss += regularize_noise_weight * tf.reduce_sum(noise_regularizer(noise))
         grads = tape.gradient(loss, params)
         t = tf.cast(step_idx + 1, tf.float32)
         for p, g, m, v in zip(params, grads, adam_m, adam_v):   # Adam (Kingma & Ba), bias-corrected
@@ -154,7 +160,7 @@ def project(Gs, targets, lpips, space="w", num_steps=1000, initial_learning_rate
             m_hat = m / (1 - beta1 ** t)
             v_hat = v / (1 - beta2 ** t)
             p.assign_sub(lr * m_hat / (tf.sqrt(v_hat) + eps))
-        for n in noise:   # renormalise every noise map to zero mean, unit variance
+        for n in (noise if optimize_noise else []):   # renormalise every noise map to zero mean, unit variance
             n.assign(n - tf.reduce_mean(n, axis=[1, 2, 3], keepdims=True))
             n.assign(n * tf.math.rsqrt(tf.reduce_mean(tf.square(n), axis=[1, 2, 3], keepdims=True)))
         return loss, synth
@@ -177,7 +183,7 @@ def project(Gs, targets, lpips, space="w", num_steps=1000, initial_learning_rate
     final = synthesize(w_opt)
     dist = lpips(target_images, _downsample_for_lpips(final)).numpy()
     w = np.broadcast_to(w_opt.numpy(), [num, num_layers, w_opt.shape[2]]).astype(np.float32)
-    return dict(w=w, noise=[n.numpy() for n in noise], images=to_uint8(final), lpips=dist,
+    return dict(w=w, noise=[np.array(n) for n in noise], images=to_uint8(final), lpips=dist,
                 losses=np.asarray(losses, np.float32))
 
 
@@ -248,12 +254,15 @@ def save_npz_atomic(path, **arrays):
 @cli.bool_option("--save_video", help="Also write proj.mp4 (GIF without imageio-ffmpeg): target | projection "
                  "at every step.")
 @cli.bool_option("--resize", help="Centre-crop and resize targets of another size or mode (else an error).")
+@cli.bool_option("--optimize_noise", default=True, help="Optimise the noise maps too (the StyleGAN2 projector); "
+                 "0: keep the network's stored noise, so that generate.py --w ... --noise_mode const redraws proj.png.")
 @click.option("--seed", type=click.IntRange(min=0, max=2 ** 32 - 1), default=0, show_default=True,
               help="Seed of the initial noise maps and the noise added to w.")
 @click.option("--outdir", required=True, help="Output directory.")
 @click.option("--cache_dir", default=None, help="Download cache for URLs.")
 @cli.verbose_option
-def command(network, targets, lpips_path, space, num_steps, save_video, resize, seed, outdir, cache_dir):
+def command(network, targets, lpips_path, space, num_steps, save_video, resize, optimize_noise, seed, outdir,
+            cache_dir):
     tool.check_network_arg("--network", network)
     for path in targets:
         if not os.path.isfile(path):
@@ -285,7 +294,8 @@ def command(network, targets, lpips_path, space, num_steps, save_video, resize, 
         progress.update(step + 1)
 
     try:
-        result = project(Gs, target_images, lpips, space=space, num_steps=num_steps, seed=seed, callback=callback)
+        result = project(Gs, target_images, lpips, space=space, num_steps=num_steps, seed=seed, callback=callback,
+                         optimize_noise=optimize_noise)
         video_path = video.close() if video is not None else None
     except BaseException:
         if video is not None:

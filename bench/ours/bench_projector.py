@@ -30,7 +30,9 @@ start distance, and optimisation steps per second (excluding the first step, whi
 Printed once per network: the numerical rank of d image / d w at each w_true (images up to 4096 values):
 when it is below the size of w, some w directions do not change the image and w cannot be recovered
 exactly from it by any method (e.g. the demo before 12 kimg draws at 8x8: 64 values, w has 128 dims).
---json FILE appends one JSON line per (distance, N).
+--optimize_noise 0 keeps the network's stored noise (the targets' own) fixed instead of optimising noise
+maps from random values: then w alone must explain the target. --json FILE appends one JSON line per
+(distance, noise setting, N).
 
     python bench/ours/bench_projector.py --train_kimg 6 --distance lpips,mse --steps 100,300 --json out.jsonl
     python bench/ours/bench_projector.py --network results/00000-sgan-demo/network-final.pkl --steps 100
@@ -126,6 +128,8 @@ def main():
     parser.add_argument("--psi", type=float, default=0.7, help="truncation of the target w")
     parser.add_argument("--steps", default="100,300", help="comma-separated step counts")
     parser.add_argument("--space", default="w", choices=["w", "w+"])
+    parser.add_argument("--optimize_noise", default="1", help="comma-separated 1 (optimise the noise maps, the "
+                        "StyleGAN2 projector) and/or 0 (keep the stored noise the targets were drawn with)")
     parser.add_argument("--json", default=None, help="append one JSON line per (distance, steps)")
     args = parser.parse_args()
     distances = [d.strip() for d in args.distance.split(",") if d.strip()]
@@ -206,9 +210,10 @@ def main():
                 start_dist=start_dist.tolist(), start_psnr=start_psnr.tolist(), dlatent_size=int(w_true.shape[2]), jacobian_rank=ranks, load_start=list(load_start))
     if train_wall is not None:
         base.update(train_kimg=args.train_kimg, train_seed=args.train_seed, train_wall_sec=train_wall)
-    for name in distances:
+    for name, opt_noise in [(n, o) for n in distances for o in [bool(int(v)) for v in args.optimize_noise.split(",")]]:
         dist_fn = lpips if name == "lpips" else mse_distance
         label = "LPIPS (stand-in)" if name == "lpips" and not args.lpips else name.upper()
+        label += "" if opt_noise else ", stored noise held fixed"
         print("\n%s\n| steps | %s mean (min-max) | PSNR dB mean (min-max) | w dist / start mean (min-max) "
               "| recovered (< %g) | steps/s |" % (label, label, RECOVERED))
         print("|---|---|---|---|---|---|")
@@ -216,7 +221,8 @@ def main():
             stamps = []
             load0, t0 = os.getloadavg(), time.time()
             result = projector.project(Gs, targets, dist_fn, space=args.space, num_steps=num_steps,
-                                       callback=lambda step, images: stamps.append(time.time()))
+                                       callback=lambda step, images: stamps.append(time.time()),
+                                       optimize_noise=opt_noise)
             wall = time.time() - t0
             rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
             psnr = projector.psnr(result["images"], targets)
@@ -226,7 +232,7 @@ def main():
             print("| %d | %.4f (%.4f-%.4f) | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %d/%d | %.2f |"
                   % (num_steps, d.mean(), d.min(), d.max(), psnr.mean(), psnr.min(), psnr.max(), rel.mean(),
                      rel.min(), rel.max(), recovered, len(seeds), rate), flush=True)
-            line = dict(base, distance=name, steps=num_steps, distance_value=stats(d), psnr=stats(psnr),
+            line = dict(base, distance=name, optimize_noise=opt_noise, steps=num_steps, distance_value=stats(d), psnr=stats(psnr),
                         w_rel=stats(rel), recovered=recovered, per_target=dict(distance=d.tolist(),
                         psnr=psnr.tolist(), w_rel=rel.tolist()), steps_per_sec=rate, wall_sec=wall,
                         load_before=list(load0), load_after=list(os.getloadavg()))
