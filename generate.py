@@ -33,6 +33,7 @@ from stylegan_tf.video import VideoWriter, video_encoder_available, write_video 
 NOISE_MODES = ("const", "random", "none")
 NOISE_SEED_SALT = 0x5eed   # RandomState([seed, salt]) draws a seed's noise (as pretrained_example.py)
 TRUNC_RANGE = (-2.0, 2.0)
+DEFAULT_STRENGTHS = (-3, -2, -1, 0, 1, 2, 3)   # --strength: InterFaceGAN's range, unit steps
 
 
 # ----------------------------------------------------------------------------
@@ -41,7 +42,8 @@ TRUNC_RANGE = (-2.0, 2.0)
 
 def labels_for(Gs, class_idx):
     """One-hot labels row for a conditional generator (None for an unconditional one)."""
-    label_size = Gs.input_shapes[1][1]
+    from stylegan_tf import api
+    label_size = api.label_size(Gs)
     if label_size == 0:
         if class_idx is not None:
             raise click.BadParameter("the network is unconditional (no labels)", param_hint="--class")
@@ -315,8 +317,9 @@ def _style_rows(Gs, text, num_rows):
 @click.option("--direction", default=None, metavar="NPY", help="Editing direction in W (.npy, [dlatent_size] or "
               "[num_layers, dlatent_size]; run_metrics.py --directions writes them): images w + strength * "
               "direction.")
-@click.option("--strength", "strengths", default="-3,-2,-1,0,1,2,3", show_default=True, callback=_strengths,
-              metavar="LIST", help="With --direction: comma-separated strengths (unit steps along the direction).")
+@click.option("--strength", "strengths", default=None, callback=_strengths, metavar="LIST",
+              help="With --direction: comma-separated strengths (unit steps along the direction)  [default: "
+              "%s]" % ",".join("%g" % s for s in DEFAULT_STRENGTHS))
 @click.option("--edit_layers", default=None, metavar="LAYERS", help="With --direction: edit only these layers "
               "(coarse, middle, fine or first-last, comma-separated); default: all.")
 @click.option("--outdir", default="out", show_default=True, help="Output directory.")
@@ -340,10 +343,10 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     if direction is not None and (styles is not None or video):
         raise click.UsageError("--direction edits single images: not with %s" % ("--styles" if styles else "--video"))
     if direction is None:
-        for flag, given in (("--edit_layers", edit_layers is not None),
-                            ("--strength", strengths != _strengths(None, None, "-3,-2,-1,0,1,2,3"))):
-            if given:
+        for flag, given in (("--edit_layers", edit_layers), ("--strength", strengths)):
+            if given is not None:
                 raise click.UsageError("%s goes with --direction" % flag)
+    strengths = strengths or DEFAULT_STRENGTHS
     if direction is not None and not os.path.isfile(direction):
         raise click.BadParameter("%s: no such file" % direction, param_hint="--direction")
     if video and len(seeds) < 2:

@@ -52,11 +52,7 @@ def w_stats(Gs, num_samples=10000, seed=123, minibatch_size=1000):
     from stylegan_tf import api
     rnd = np.random.RandomState(seed)
     z = rnd.randn(num_samples, Gs.input_shape[1]).astype(np.float32)
-    label_size = int(Gs.input_shapes[1][1]) if len(Gs.input_shapes) > 1 else 0
-    labels = None  # an unconditional generator: nothing more is drawn
-    if label_size > 0:
-        labels = np.zeros([num_samples, label_size], np.float32)
-        labels[np.arange(num_samples), rnd.randint(label_size, size=num_samples)] = 1.0
+    labels = api.random_labels(Gs, num_samples, rnd) if api.label_size(Gs) else None  # unconditional: none drawn
     w = api.map_latents(Gs, z, labels, minibatch_size=minibatch_size)[:, 0].astype(np.float64)
     avg = w.mean(axis=0)
     std = np.sqrt(np.sum((w - avg) ** 2) / num_samples)

@@ -104,7 +104,6 @@ class LS(metric_base.MetricBase):
         self.minibatch_per_gpu = minibatch_per_gpu
         self.directions_dir = directions_dir
         self.directions_ratio = directions_ratio
-        self.written_directions = []  # paths written by the last run
 
     def _load_classifiers(self, strategy):
         """(attribute indices, classifier networks): all of the metric's attributes, or the one
@@ -195,7 +194,6 @@ class LS(metric_base.MetricBase):
     def _write_directions(self, results, attrib_indices, classifiers):
         """Fit and save each attribute's editing direction in W (`stylegan_tf.directions.fit_direction` on
         the classifier's logits, InterFaceGAN's recipe) and say how far apart the two sides lie along it."""
-        self.written_directions = []
         w = results["dlatents"][:self.num_samples]
         for attrib_idx, clf in zip(attrib_indices, classifiers):
             name = getattr(clf, "attribute", None) or attribute_name(attrib_idx)
@@ -207,7 +205,6 @@ class LS(metric_base.MetricBase):
                 continue
             path = os.path.join(self.directions_dir, name + ".npy")
             directions.save_direction(path, normal)
-            self.written_directions.append(path)
             stats = directions.projection_stats(w, normal, logits > 0)
             print("%s: wrote %s (%d%% of samples present; along it, w . n has std %.3f and mean(present) - "
                   "mean(absent) %.3f)" % (self.name, path, round(100 * np.mean(logits > 0)), stats.std,

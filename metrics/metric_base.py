@@ -294,11 +294,10 @@ class MetricBase:
     def _random_labels(self, n, Gs):
         """float32 [n, label_size] labels for n samples of `Gs` (see `labels`); [n, 0] for an unconditional
         generator. Drawn from their own RandomState, so the latents are the same in either mode."""
-        label_size = int(Gs.input_shapes[1][1]) if len(Gs.input_shapes) > 1 else 0
-        labels = np.zeros([n, label_size], np.float32)
-        if self.labels == "uniform" and label_size > 0:
-            labels[np.arange(n), self._rnd_labels.randint(label_size, size=n)] = 1.0
-        return labels
+        from stylegan_tf import api
+        if self.labels == "uniform":
+            return api.random_labels(Gs, n, self._rnd_labels)
+        return np.zeros([n, api.label_size(Gs)], np.float32)
 
 
 class ImageSetMetric(MetricBase):

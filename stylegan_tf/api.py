@@ -24,7 +24,7 @@ import numpy as np
 from stylegan_tf.images import save_pil as save_image, to_pil, to_uint8  # noqa: F401  (part of the API)
 
 __all__ = [
-    "load_networks", "load_generator", "num_layers", "resolution", "latents_from_seeds", "map_latents",
+    "load_networks", "load_generator", "num_layers", "resolution", "label_size", "random_labels", "latents_from_seeds", "map_latents",
     "dlatent_avg", "truncate", "mix_styles", "style_ranges", "noise_shapes", "get_noise", "random_noise",
     "noise_vars", "override_noise", "synthesize", "generate", "to_uint8", "to_pil", "save_image", "Progress",
 ]
@@ -72,6 +72,20 @@ def num_layers(Gs):
 def resolution(Gs):
     """Output resolution of the generator."""
     return Gs.output_shape[-1]
+
+
+def label_size(Gs):
+    """Number of classes of a conditional generator (0 for an unconditional one)."""
+    return int(Gs.input_shapes[1][1]) if len(Gs.input_shapes) > 1 else 0
+
+
+def random_labels(Gs, n, rnd):
+    """float32 [n, label_size(Gs)]: a one-hot class drawn uniformly per row with `rnd` (a RandomState);
+    [n, 0] and nothing drawn for an unconditional generator."""
+    labels = np.zeros([n, label_size(Gs)], np.float32)
+    if labels.shape[1]:
+        labels[np.arange(n), rnd.randint(labels.shape[1], size=n)] = 1.0
+    return labels
 
 
 def latents_from_seeds(Gs_or_latent_size, seeds):

@@ -1,6 +1,6 @@
 """How close projector.project() gets to targets generated from known w, and its speed.
 
-The generator (one of three):
+The generator (one of four):
   default        the benchmark trains it: `train.py` (the built-in demo preset: 16x16 grayscale digits,
                  class-conditional, 10 classes) for --train_kimg kimg with --train_seed, in a subprocess as
                  bench/ours/demo_learning.py runs it, into --train_dir (default: a temporary directory), and
@@ -8,6 +8,8 @@ The generator (one of three):
   --network PKL  a given pickle (e.g. network-final.pkl of a `python train.py` run).
   --build        a freshly initialised unconditional generator built here (--resolution, 3 channels), with
                  ToRGB scaled by 1/4 so its images have the range of a trained generator's.
+  --tiny         the tests' tiny 32x32 generator (tests/test_projector.py's tiny_generator), built the same way.
+  --noise_strength S sets every layer's noise strength on any of them (a fresh network's are 0).
 
 Targets: for each seed s, z = RandomState(s).randn (api.latents_from_seeds) and, for a conditional
 generator, the one-hot label of class s % num_classes; w_true = mapping(z, label), truncated with --psi on
@@ -37,6 +39,8 @@ maps from random values: then w alone must explain the target. --json FILE appen
     python bench/ours/bench_projector.py --train_kimg 6 --distance lpips,mse --steps 100,300 --json out.jsonl
     python bench/ours/bench_projector.py --network results/00000-sgan-demo/network-final.pkl --steps 100
     python bench/ours/bench_projector.py --build --resolution 64 --steps 100
+    python bench/ours/bench_projector.py --tiny --noise_strength 0.5 --psi 1 --initial_noise_factor 0 \
+        --seeds 8,1,2,3 --distance mse --optimize_noise 1,0 --steps 200
 """
 
 import argparse
@@ -117,6 +121,8 @@ def main():
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--network", default=None, help="generator pickle to project on (default: train the demo)")
     src.add_argument("--build", action="store_true", help="build a freshly initialised generator instead")
+    src.add_argument("--tiny", action="store_true", help="build the tests' tiny 32x32 generator instead "
+                     "(tests/test_projector.py's tiny_generator: latent 16, 2 mapping layers, ToRGB x 1/4)")
     parser.add_argument("--train_kimg", type=float, default=6, help="kimg of demo training (default 6)")
     parser.add_argument("--train_seed", type=int, default=1000, help="train.py --seed (default 1000)")
     parser.add_argument("--train_dir", default=None, help="result dir for the training run (default: temporary)")
@@ -130,6 +136,9 @@ def main():
     parser.add_argument("--space", default="w", choices=["w", "w+"])
     parser.add_argument("--optimize_noise", default="1", help="comma-separated 1 (optimise the noise maps, the "
                         "StyleGAN2 projector) and/or 0 (keep the stored noise the targets were drawn with)")
+    parser.add_argument("--noise_strength", type=float, default=None, help="set every layer's noise strength "
+                        "(Noise/weight) to this (a fresh network's are 0: its noise changes nothing)")
+    parser.add_argument("--initial_noise_factor", type=float, default=0.05, help="project()'s w noise (default 0.05)")
     parser.add_argument("--json", default=None, help="append one JSON line per (distance, steps)")
     args = parser.parse_args()
     distances = [d.strip() for d in args.distance.split(",") if d.strip()]
@@ -146,7 +155,13 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="bench-projector-")
     train_wall = None
-    if args.build:
+    if args.tiny:
+        Gs = standins.make_generator_pkl(os.path.join(tmp, "g.pkl"), resolution=32, seed=0)
+        var = Gs.vars["G_synthesis/ToRGB_lod0/weight"]
+        var.assign(var * 0.25)
+        source = "tiny 32x32 (the tests' tiny_generator), ToRGB x 1/4"
+        pkl = None
+    elif args.build:
         Gs = standins.make_generator_pkl(os.path.join(tmp, "g.pkl"), resolution=args.resolution, seed=0,
                                          fmap_base=2048, fmap_max=256, latent_size=128, mapping_layers=8)
         var = Gs.vars["G_synthesis/ToRGB_lod0/weight"]
@@ -167,6 +182,12 @@ def main():
                 args.train_seed, args.train_kimg, train_wall)
         Gs = api.load_generator(pkl)
 
+    if args.noise_strength is not None:
+        import tensorflow as tf
+        for name, var in Gs.vars.items():
+            if name.endswith("Noise/weight"):
+                var.assign(tf.fill(var.shape, args.noise_strength))
+        source += ", noise strengths %g" % args.noise_strength
     seeds = [int(s) for s in args.seeds.split(",")]
     z = api.latents_from_seeds(Gs, seeds)
     label_size = Gs.input_shapes[1][1] if len(Gs.input_shapes) > 1 else 0
@@ -175,7 +196,7 @@ def main():
         classes = [s % label_size for s in seeds]
         labels = np.eye(label_size, dtype=np.float32)[classes]
     w_start, _ = projector.w_stats(Gs)   # project()'s start (its default w_avg_samples)
-    centre = w_start if args.build else api.dlatent_avg(Gs)
+    centre = w_start if (args.build or args.tiny) else api.dlatent_avg(Gs)
     w_true = api.truncate(api.map_latents(Gs, z, labels), centre, args.psi)
     targets = api.synthesize(Gs, w_true, noise="stored")
     start_dist = np.linalg.norm(w_true[:, 0] - w_start, axis=1)
@@ -222,7 +243,7 @@ def main():
             load0, t0 = os.getloadavg(), time.time()
             result = projector.project(Gs, targets, dist_fn, space=args.space, num_steps=num_steps,
                                        callback=lambda step, images: stamps.append(time.time()),
-                                       optimize_noise=opt_noise)
+                                       optimize_noise=opt_noise, initial_noise_factor=args.initial_noise_factor)
             wall = time.time() - t0
             rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
             psnr = projector.psnr(result["images"], targets)
