@@ -59,8 +59,8 @@ def test_recovers_known_w(setup):
 def test_fixed_stored_noise_recovers_known_w(setup, tmp_path):
     """optimize_noise=False: only w moves, the noise is the network's stored noise. On a generator whose noise
     matters (noise strengths 0.5; a fresh network's are 0), a target drawn with the stored noise gives back
-    its w (relative distance 0.0005, 67.7 dB when measured), where optimising random noise maps with a pixel
-    distance does not (1.65, 20 dB); and generate.py --w --noise_mode const redraws the projection exactly."""
+    its w, where optimising random noise maps with a pixel distance does not (BENCHMARKS.md, "Projector",
+    `bench_projector.py --tiny`); and generate.py --w --noise_mode const redraws the projection exactly."""
     import tensorflow as tf
     tmp, _ = setup
     Gs = tiny_generator(str(tmp_path / "noisy.pkl"))
