@@ -85,6 +85,10 @@ def run(opts):
                              "W-space SVM normals")
         if os.path.exists(opts.directions) and not os.path.isdir(opts.directions):
             raise UsageError("--directions: %s exists and is not a directory" % opts.directions)
+        try:
+            os.makedirs(opts.directions, exist_ok=True)  # now, not after an hour of sampling
+        except OSError as e:
+            raise UsageError("--directions: cannot create %s (%s)" % (opts.directions, e.strerror or e)) from None
         for args in ls_args:
             args.directions_dir = opts.directions
             args.directions_ratio = opts.directions_ratio

@@ -197,6 +197,7 @@ def test_generate_direction_refusals(env, tmp_path, capsys, extra, flag, msg):
 def test_run_metrics_directions_refusals(env, tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     for argv, msg in [(["--metrics=fid1k", "--directions=%s" % (tmp_path / "d")], "needs an LS metric"),
-                      (["--metrics=ls_10k", "--directions=%s" % (tmp_path / "afile")], "not a directory")]:
+                      (["--metrics=ls_10k", "--directions=%s" % (tmp_path / "afile")], "not a directory"),
+                      (["--metrics=ls_10k", "--directions=%s" % (tmp_path / "afile" / "sub")], "cannot create")]:
         code, _, err = _metrics(["--network=%s" % (env / "net.pkl"), "--result_dir=%s" % tmp_path] + argv, capsys)
         assert code == 2 and "--directions" in err and msg in err and err.count("\n") == 1, err
