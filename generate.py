@@ -246,16 +246,33 @@ def _trunc_value(ctx, param, value):
     return value
 
 
+def parse_strengths(text):
+    """'-3,0,3' or a range in unit steps '-3..3' (= -3,-2,...,3; parts may be mixed) -> list of floats.
+    Raises ValueError."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if ".." in part:
+            lo, hi = (float(v) for v in part.split("..", 1))
+            if not hi >= lo:
+                raise ValueError("range %r runs backwards" % part)
+            out.extend(float(lo + i) for i in range(int(np.floor(hi - lo + 1e-9)) + 1))
+        else:
+            out.append(float(part))
+    if not out or not all(np.isfinite(out)):
+        raise ValueError("expected finite numbers")
+    return out
+
+
 def _strengths(ctx, param, value):
     if value is None:
         return None
     try:
-        out = [float(v) for v in value.split(",") if v.strip() != ""]
-    except ValueError:
-        raise click.BadParameter("cannot parse %r (expected numbers, e.g. -3,0,3)" % value) from None
-    if not out or not all(np.isfinite(out)):
-        raise click.BadParameter("expected finite numbers, e.g. -3,0,3, got %r" % value)
-    return out
+        return parse_strengths(value)
+    except ValueError as e:
+        raise click.BadParameter("cannot parse %r: %s (expected e.g. -3,0,3 or -3..3)" % (value, e)) from None
 
 
 def _edit_layers(Gs, text):
@@ -318,7 +335,8 @@ def _style_rows(Gs, text, num_rows):
               "[num_layers, dlatent_size]; run_metrics.py --directions writes them): images w + strength * "
               "direction.")
 @click.option("--strength", "strengths", default=None, callback=_strengths, metavar="LIST",
-              help="With --direction: comma-separated strengths (unit steps along the direction)  [default: "
+              help="With --direction: strengths along the direction, comma-separated, or a range in unit steps "
+              "(-3..3)  [default: "
               "%s]" % ",".join("%g" % s for s in DEFAULT_STRENGTHS))
 @click.option("--edit_layers", default=None, metavar="LAYERS", help="With --direction: edit only these layers "
               "(coarse, middle, fine or first-last, comma-separated); default: all.")

@@ -96,6 +96,15 @@ def test_file_format_round_trip_and_refusals(tmp_path):
     assert not (tmp_path / "z.npy").exists()
 
 
+def test_strength_lists_and_ranges():
+    assert generate.parse_strengths("-3..3") == [-3, -2, -1, 0, 1, 2, 3]
+    assert generate.parse_strengths("-1.5..1.5, 4") == [-1.5, -0.5, 0.5, 1.5, 4]
+    assert generate.parse_strengths("2") == [2.0] and generate.parse_strengths("0..0") == [0.0]
+    for bad in ["", "x", "1..x", "3..-3", "inf"]:
+        with pytest.raises(ValueError):
+            generate.parse_strengths(bad)
+
+
 def test_apply_direction_on_chosen_layers():
     w = np.random.RandomState(2).randn(3, L, D).astype(np.float32)
     n = np.eye(D, dtype=np.float32)[0]
@@ -176,6 +185,7 @@ def test_generate_with_direction(env, tmp_path, capsys):
     (["--direction", "{missing}"], "--direction", "no such file"),
     (["--direction", "{good}", "--strength", "1,x"], "--strength", "cannot parse"),
     (["--direction", "{good}", "--strength", "nan"], "--strength", "finite"),
+    (["--direction", "{good}", "--strength", "3..-3"], "--strength", "runs backwards"),
     (["--direction", "{good}", "--edit_layers", "0-99"], "--edit_layers", "outside layers"),
     (["--strength", "2"], "--strength", "goes with --direction"),
     (["--edit_layers", "coarse"], "--edit_layers", "goes with --direction"),
