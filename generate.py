@@ -142,9 +142,8 @@ def style_mixing_grid(Gs, col_seeds, row_seeds, row_layers, trunc=1.0, trunc_cut
                       noise_mode="const", minibatch_size=8, progress=None):
     """Figure 3 layout as a PIL image: column seeds across the top, row seeds down the left, cell (r, c) =
     row seed r with the styles of layers `row_layers[r]` taken from column seed c."""
-    import PIL.Image
     from stylegan_tf import api
-    res = api.resolution(Gs)
+    from stylegan_tf.images import style_mixing_canvas
     col_w = dlatents_for_seeds(Gs, col_seeds, trunc, trunc_cutoff, labels, minibatch_size)
     row_w = dlatents_for_seeds(Gs, row_seeds, trunc, trunc_cutoff, labels, minibatch_size)
     mixed = [api.mix_styles(np.repeat(row_w[r:r + 1], len(col_seeds), axis=0), col_w, row_layers[r])
@@ -153,15 +152,7 @@ def style_mixing_grid(Gs, col_seeds, row_seeds, row_layers, trunc=1.0, trunc_cut
     # Each cell keeps the noise of its row seed (the image whose coarse structure it shows).
     noise_seeds = list(col_seeds) + list(row_seeds) + [s for s in row_seeds for _ in col_seeds]
     images = render(Gs, all_w, noise_mode, noise_seeds, minibatch_size, progress)
-    nc, nr = len(col_seeds), len(row_seeds)
-    canvas = PIL.Image.new("RGB", (res * (nc + 1), res * (nr + 1)), "white")
-    for c in range(nc):
-        canvas.paste(api.to_pil(images[c]), ((c + 1) * res, 0))
-    for r in range(nr):
-        canvas.paste(api.to_pil(images[nc + r]), (0, (r + 1) * res))
-        for c in range(nc):
-            canvas.paste(api.to_pil(images[nc + nr + r * nc + c]), ((c + 1) * res, (r + 1) * res))
-    return canvas
+    return style_mixing_canvas(images, len(col_seeds), len(row_seeds))
 
 
 def edit_grid(images, num_rows):

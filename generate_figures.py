@@ -96,9 +96,8 @@ def _noise(mode, seed):
 def draw_style_mixing(Gs, src_seeds, dst_seeds, row_layers, minibatch_size=8, progress=None):
     """Figure 3: sources across the top, destinations down the left; cell (row, col) = destination `row`
     with the styles of layers `row_layers[row]` taken from source `col`. Stored noise, no truncation."""
-    import PIL.Image
     from stylegan_tf import api
-    res = api.resolution(Gs)
+    from stylegan_tf.images import style_mixing_canvas
     src_w = api.map_latents(Gs, api.latents_from_seeds(Gs, src_seeds))
     dst_w = api.map_latents(Gs, api.latents_from_seeds(Gs, dst_seeds))
     mixed = [api.mix_styles(np.repeat(dst_w[row:row + 1], len(src_seeds), axis=0), src_w, row_layers[row])
@@ -106,15 +105,7 @@ def draw_style_mixing(Gs, src_seeds, dst_seeds, row_layers, minibatch_size=8, pr
     all_w = np.concatenate([src_w, dst_w] + mixed)
     images = api.synthesize(Gs, all_w, noise="stored", minibatch_size=minibatch_size,
                             progress=progress.update if progress else None)
-    ns, nd = len(src_seeds), len(dst_seeds)
-    canvas = PIL.Image.new("RGB", (res * (ns + 1), res * (nd + 1)), "white")
-    for col in range(ns):
-        canvas.paste(api.to_pil(images[col]), ((col + 1) * res, 0))
-    for row in range(nd):
-        canvas.paste(api.to_pil(images[ns + row]), (0, (row + 1) * res))
-        for col in range(ns):
-            canvas.paste(api.to_pil(images[ns + nd + row * ns + col]), ((col + 1) * res, (row + 1) * res))
-    return canvas
+    return style_mixing_canvas(images, len(src_seeds), len(dst_seeds))
 
 
 def draw_noise_detail(Gs, seeds, num_samples=100, noise="seeded", minibatch_size=8, progress=None):

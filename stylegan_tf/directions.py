@@ -1,6 +1,6 @@
 """Editing directions in W (the InterFaceGAN recipe, Shen et al. 2020): the unit normal of a linear SVM's
 hyperplane that separates generated samples with an attribute from those without it. Moving w along the
-normal changes the attribute; the LS metric fits exactly these SVMs (`metrics.linear_separability`).
+normal changes the attribute. The LS metric (`metrics.linear_separability`) fits and exports them.
 
 File format (this module is its one reader and writer): `<attribute>.npy`, float32 `[dlatent_size]`,
 unit norm, pointing towards "attribute present". Also read: InterFaceGAN's `[1, dlatent_size]` boundary

@@ -69,6 +69,22 @@ def to_pil(image):
     return PIL.Image.fromarray(image, "RGB" if image.ndim == 3 else "L")
 
 
+def style_mixing_canvas(images, num_cols, num_rows):
+    """The layout of the paper's Figure 3 as a PIL image, from uint8 [N, H, W, C] `images` in the order: the
+    `num_cols` column images (across the top), the `num_rows` row images (down the left), then the cells
+    row-major. The top-left corner stays white."""
+    import PIL.Image
+    h, w = images.shape[1:3]
+    canvas = PIL.Image.new("RGB", (w * (num_cols + 1), h * (num_rows + 1)), "white")
+    for c in range(num_cols):
+        canvas.paste(to_pil(images[c]), ((c + 1) * w, 0))
+    for r in range(num_rows):
+        canvas.paste(to_pil(images[num_cols + r]), (0, (r + 1) * h))
+        for c in range(num_cols):
+            canvas.paste(to_pil(images[num_cols + num_rows + r * num_cols + c]), ((c + 1) * w, (r + 1) * h))
+    return canvas
+
+
 def save_pil(img, filename):
     """Save a PIL image (or uint8 HWC array) as PNG, JPEG for .jpg/.jpeg, atomically."""
     import dnnlib  # here, not at the top: importing stylegan_tf stays light (NumPy only)
