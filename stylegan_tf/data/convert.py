@@ -368,6 +368,18 @@ def parallel_map(func, items, args=(), workers: int = None, chunk_size: int = 8,
         pool.close()
         pool.join()
     finally:
-        pool.terminate()
+        _terminate(pool)
+
+
+def _terminate(pool, timeout=10.0):
+    """`pool.terminate()`, given at most `timeout` seconds. Interrupted mid-run (SIGINT/SIGTERM), CPython's
+    terminate can hang for good: it kills the workers, then joins its task-handler thread, which may be
+    blocked writing a chunk larger than the pipe buffer that no worker will read (seen here about once in
+    15 SIGTERMs). The workers are gone by then; the handler threads are daemons and do not keep the
+    process alive, so giving up on the join loses nothing."""
+    import threading
+    stopper = threading.Thread(target=pool.terminate, name="pool-terminate", daemon=True)
+    stopper.start()
+    stopper.join(timeout)
 
 
