@@ -130,7 +130,8 @@ def project(Gs, targets, lpips, space="w", num_steps=1000, initial_learning_rate
                  for i, shape in enumerate(api.noise_shapes(Gs))]
     else:
         noise = [tf.constant(np.repeat(np.asarray(n, np.float32), num, axis=0)) for n in api.get_noise(Gs)]
-    params = [w_opt] + (noise if optimize_noise else [])
+    trained_noise = noise if optimize_noise else []
+    params = [w_opt] + trained_noise
     adam_m = [tf.Variable(tf.zeros_like(p)) for p in params]
     adam_v = [tf.Variable(tf.zeros_like(p)) for p in params]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -156,7 +157,7 @@ def project(Gs, targets, lpips, space="w", num_steps=1000, initial_learning_rate
             m_hat = m / (1 - beta1 ** t)
             v_hat = v / (1 - beta2 ** t)
             p.assign_sub(lr * m_hat / (tf.sqrt(v_hat) + eps))
-        for n in (noise if optimize_noise else []):   # renormalise every noise map to zero mean, unit variance
+        for n in trained_noise:   # renormalise every optimised noise map to zero mean, unit variance
             n.assign(n - tf.reduce_mean(n, axis=[1, 2, 3], keepdims=True))
             n.assign(n * tf.math.rsqrt(tf.reduce_mean(tf.square(n), axis=[1, 2, 3], keepdims=True)))
         return loss, synth

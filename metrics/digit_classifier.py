@@ -166,8 +166,7 @@ def attribute_classifiers(cache_dir=None, verbose=False):
     """The ten `DigitAttribute`s ("digit0" ... "digit9") sharing one classifier (`load_classifier`)."""
     model, _ = load_classifier(cache_dir, verbose=verbose)
     path = cache_path(cache_dir)
-    with open(path, "rb") as f:
-        sha256 = hashlib.sha256(f.read()).hexdigest()
+    sha256 = dnnlib.util.file_sha256(path)
     return [DigitAttribute(model, k, sha256, path) for k in range(NUM_CLASSES)]
 
 
