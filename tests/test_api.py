@@ -36,9 +36,20 @@ def test_shapes_and_latents(Gs, w):
 
 
 def test_map_synthesize_equals_gs_run(Gs, w):
+    # api.generate maps, truncates in NumPy and synthesises in a second graph; Gs.run does all three in one
+    # graph. The formulas are the same but the graphs are not (oneDNN picks kernels and fusions per graph,
+    # and on CPUs with AMX it picks differently than on AMD Zen 4), so float outputs agree to float32
+    # rounding only, and a uint8 pixel whose float lies near a rounding boundary may move by one level
+    # (1 of 12,288 on an Intel Xeon with AMX). Bit-equality is asserted only between identical graphs.
     z = api.latents_from_seeds(Gs, [1, 2, 3, 4])
-    ref = Gs.run(z, None, truncation_psi=0.5, truncation_cutoff=4, randomize_noise=False, **U8)
-    np.testing.assert_array_equal(api.generate(Gs, z, 0.5, 4, noise="stored"), ref)
+    ref = Gs.run(z, None, truncation_psi=0.5, truncation_cutoff=4, randomize_noise=False)
+    ours = api.generate(Gs, z, 0.5, 4, noise="stored", output="float")
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5)
+    ref_u8 = Gs.run(z, None, truncation_psi=0.5, truncation_cutoff=4, randomize_noise=False, **U8)
+    diff = np.abs(api.generate(Gs, z, 0.5, 4, noise="stored").astype(int) - ref_u8.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    np.testing.assert_array_equal(api.generate(Gs, z, 0.5, 4, noise="stored"),
+                                  api.generate(Gs, z, 0.5, 4, noise="stored"))
     flt = api.synthesize(Gs, w, noise="stored", output="float")
     assert flt.shape == (4, 3, 32, 32) and flt.dtype == np.float32
     assert np.abs(api.to_uint8(flt).astype(int) - api.synthesize(Gs, w).astype(int)).max() <= 1

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import dnnlib.tflib as tflib
 from stylegan_tf import ops
 
 ufd = import_module("stylegan_tf.ops.upfirdn2d")
@@ -198,7 +199,7 @@ def official_blur(x, f, normalize=True, flip=False):
     f = f / f.sum() if normalize else f
     f = f[::-1, ::-1] if flip else f
     f = np.tile(f[:, :, None, None], [1, 1, x.shape[1], 1])
-    if x.dtype == tf.float32:  # exactly the official call
+    if tflib.tfutil.nchw_native(x.dtype):  # exactly the official call
         return tf.nn.depthwise_conv2d(x, f, [1, 1, 1, 1], "SAME", data_format="NCHW")
     y = tf.nn.depthwise_conv2d(tf.transpose(x, [0, 2, 3, 1]), tf.constant(f, x.dtype), [1, 1, 1, 1], "SAME")
     return tf.transpose(y, [0, 3, 1, 2])
@@ -211,7 +212,7 @@ def official_upscale(x, factor=2, gain=1):
 
 
 def official_downscale(x, factor=2, gain=1):
-    if x.dtype == tf.float32:
+    if tflib.tfutil.nchw_native(x.dtype):
         return tf.nn.avg_pool2d(x * gain, factor, factor, "VALID", data_format="NCHW")
     y = tf.nn.avg_pool2d(tf.transpose(x * gain, [0, 2, 3, 1]), factor, factor, "VALID")
     return tf.transpose(y, [0, 3, 1, 2])

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import util
+from . import tfutil
 
 # Build functions by their short (official) name. The model packages register theirs when imported
 # (`register_build_func`); a pickle loaded before any of them is imported finds them through the
@@ -468,8 +469,7 @@ def _handle_legacy_output_transforms(output_transform, dynamic_kwargs):
 def _legacy_output_transform_func(*expr, out_mul=1.0, out_add=0.0, out_shrink=1, out_dtype=None):
     expr = [x * out_mul + out_add for x in expr]
     if out_shrink > 1:
-        ksize = [1, 1, out_shrink, out_shrink]
-        expr = [tf.nn.avg_pool(x, ksize=ksize, strides=ksize, padding="VALID", data_format="NCHW") for x in expr]
+        expr = [tfutil.avg_pool_nchw(x, out_shrink) for x in expr]
     if out_dtype is not None:
         if tf.as_dtype(out_dtype).is_integer:
             expr = [tf.round(x) for x in expr]

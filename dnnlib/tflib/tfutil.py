@@ -24,6 +24,44 @@ def lerp_clip(a, b, t):
     return a + (b - a) * tf.clip_by_value(t, 0.0, 1.0)
 
 
+_cpu_nchw = None
+
+
+def nchw_native(dtype=tf.float32) -> bool:
+    """Whether NCHW convolutions and pooling of `dtype` run as such here: float32 on a GPU, or on a CPU
+    whose TensorFlow uses oneDNN. TensorFlow turns oneDNN on by default only on CPUs with AVX512-VNNI,
+    AVX512-BF16 or AMX (Intel Xeon, AMD Zen 4); elsewhere (e.g. AVX2-only Zen 3) its CPU kernels take NHWC
+    only and an NCHW call fails, so callers transpose around an NHWC kernel (`nchw_to_nhwc_call`).
+    Other dtypes: False (CPU kernels are NHWC-only for them). Probed once per process."""
+    global _cpu_nchw
+    if tf.as_dtype(dtype) != tf.float32:
+        return False
+    if _cpu_nchw is None:
+        if tf.config.list_physical_devices("GPU"):
+            _cpu_nchw = True
+        else:
+            with tf.init_scope(), tf.device("/cpu:0"):
+                try:
+                    tf.nn.avg_pool2d(tf.zeros([1, 1, 2, 2]), 2, 2, "VALID", data_format="NCHW").numpy()
+                    tf.nn.conv2d(tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 1, 1]), 1, "SAME", data_format="NCHW").numpy()
+                    _cpu_nchw = True
+                except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError):
+                    _cpu_nchw = False
+    return _cpu_nchw
+
+
+def nchw_to_nhwc_call(func, x):
+    """func(x NHWC) for an NCHW `x`, returning NCHW: the layout bridge around NHWC-only kernels."""
+    return tf.transpose(func(tf.transpose(x, [0, 2, 3, 1])), [0, 3, 1, 2])
+
+
+def avg_pool_nchw(x, factor):
+    """factor x factor box average of NCHW `x` (VALID), with TF's avg_pool kernel in either layout."""
+    if nchw_native(x.dtype):
+        return tf.nn.avg_pool2d(x, factor, factor, "VALID", data_format="NCHW")
+    return nchw_to_nhwc_call(lambda y: tf.nn.avg_pool2d(y, factor, factor, "VALID"), x)
+
+
 def init_tf(config_dict: dict = None) -> None:
     """Seed NumPy and TensorFlow like the official init_tf ('rnd.np_random_seed', 'rnd.tf_random_seed')."""
     cfg = {"rnd.np_random_seed": None, "rnd.tf_random_seed": "auto"}
@@ -50,8 +88,7 @@ def convert_images_to_uint8(images, drange=(-1, 1), nchw_to_nhwc=False, shrink=1
     Usable as `output_transform=dict(func=convert_images_to_uint8)` in Network.run()."""
     images = tf.cast(images, tf.float32)
     if shrink > 1:
-        ksize = [1, 1, shrink, shrink]
-        images = tf.nn.avg_pool(images, ksize=ksize, strides=ksize, padding="VALID", data_format="NCHW")
+        images = avg_pool_nchw(images, shrink)
     if nchw_to_nhwc:
         images = tf.transpose(images, [0, 2, 3, 1])
     scale = 255 / (drange[1] - drange[0])

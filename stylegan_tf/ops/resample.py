@@ -8,6 +8,8 @@ training dynamics (R1 differentiates D's gradient) match it.
 import numpy as np
 import tensorflow as tf
 
+from dnnlib.tflib.tfutil import nchw_native, nchw_to_nhwc_call
+
 from .upfirdn2d import upfirdn2d
 
 
@@ -85,17 +87,11 @@ def downscale2d(x, factor=2):
                                 lambda t: _upscale(t, factor, gain=1 / factor ** 2))(x)
 
 
-def _nchw_native(dtype):
-    """TF's CPU convolution kernels accept NCHW only for float32; other dtypes go via NHWC."""
-    return dtype == tf.float32
-
-
 def _conv(x, w, stride):
     """NCHW convolution with 'SAME' padding."""
-    if _nchw_native(x.dtype):
+    if nchw_native(x.dtype):
         return tf.nn.conv2d(x, w, [1, 1, stride, stride], "SAME", data_format="NCHW")
-    y = tf.nn.conv2d(tf.transpose(x, [0, 2, 3, 1]), w, [1, stride, stride, 1], "SAME")
-    return tf.transpose(y, [0, 3, 1, 2])
+    return nchw_to_nhwc_call(lambda y: tf.nn.conv2d(y, w, [1, stride, stride, 1], "SAME"), x)
 
 
 def conv2d(x, w):
@@ -124,12 +120,11 @@ def upscale2d_conv2d(x, w, fused):
     w = tf.convert_to_tensor(w)
     w = tf.cast(_summed_kernel(tf.transpose(w, [0, 1, 3, 2])), x.dtype)  # [k+1, k+1, out, in]
     n, (_, _, h, wd), fmaps = tf.shape(x)[0], x.shape, w.shape[2]
-    if _nchw_native(x.dtype):
+    if nchw_native(x.dtype):
         return tf.nn.conv2d_transpose(x, w, [n, fmaps, h * 2, wd * 2], [1, 1, 2, 2], "SAME",
                                       data_format="NCHW")
-    y = tf.nn.conv2d_transpose(tf.transpose(x, [0, 2, 3, 1]), w, [n, h * 2, wd * 2, fmaps],
-                               [1, 2, 2, 1], "SAME")
-    return tf.transpose(y, [0, 3, 1, 2])
+    return nchw_to_nhwc_call(lambda y: tf.nn.conv2d_transpose(y, w, [n, h * 2, wd * 2, fmaps], [1, 2, 2, 1], "SAME"),
+                             x)
 
 
 def conv2d_downscale2d(x, w, fused):

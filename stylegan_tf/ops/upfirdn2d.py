@@ -20,6 +20,8 @@ import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 from tensorflow.python.ops import control_flow_util
 
+from dnnlib.tflib.tfutil import avg_pool_nchw
+
 IMPL_ENV_VAR = "STYLEGAN_TF_UPFIRDN2D_IMPL"
 _IMPLS = ("auto", "ref", "custom")
 
@@ -237,7 +239,7 @@ def _box_downsample(x, k, up, down, pads):
     if pads != (0, 0, 0, 0) or h < f or w < f:
         return None
     if x.dtype == tf.float32 and not _in_xla_context():
-        y = tf.nn.avg_pool2d(x, f, f, "VALID", data_format="NCHW")
+        y = avg_pool_nchw(x, f)
     else:
         x = x[:, :, :h // f * f, :w // f * f]
         y = tf.reduce_mean(tf.reshape(x, [-1, c, h // f, f, w // f, f]), axis=[3, 5])
