@@ -7,7 +7,7 @@
 
 `--config` takes a comma-separated list of the official presets (see PRESETS), applied in order;
 `--set group.key=value` overrides any official keyword (groups: G, D, G_opt, D_opt, G_loss,
-D_loss, dataset, sched, grid, train).
+D_loss, dataset, sched, grid, augment, train).
 """
 
 import ast
@@ -38,6 +38,7 @@ def base_config():
     c.sched = EasyDict(lod_initial_resolution=8, G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
                        D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003})
     c.grid = EasyDict(size="4k", layout="random")
+    c.augment = EasyDict()  # the pipeline slot for what D sees (ours; empty: none, as the official loop)
     c.metrics = ["fid50k"]
     c.tf_config = {"rnd.np_random_seed": 1000}
     return c
@@ -198,7 +199,7 @@ def build_config(config_names, num_gpus, overrides=(), dataset=None, total_kimg=
     if metrics is not None:
         c.metrics = [m for m in metrics.split(",") if m]
     groups = dict(G=c.G, D=c.D, G_opt=c.G_opt, D_opt=c.D_opt, G_loss=c.G_loss, D_loss=c.D_loss, dataset=c.dataset,
-                  sched=c.sched, grid=c.grid, train=c.train)
+                  sched=c.sched, grid=c.grid, augment=c.augment, train=c.train)
     for item in overrides:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise UsageError("--set: expected group.key=value, got %r" % item)
@@ -262,11 +263,13 @@ def metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, dataset_
 def override_keys(c):
     """{group: keys that --set may name}: the keyword arguments (with defaults) of what each group
     configures: the network builders' models, the loss functions, the dataset reader, the schedule,
-    the snapshot grid and the training loop (optimizer options are checked by tflib.Optimizer)."""
+    the snapshot grid and the training loop (optimizer options are checked by tflib.Optimizer; the
+    augment group's by its callable)."""
     import inspect
     from stylegan_tf import images
     from stylegan_tf.data import reader
     from training import training_loop
+    from training.config import TrainingConfig
 
     def keywords(*funcs):
         return {name for f in funcs for name, p in inspect.signature(f).parameters.items()
@@ -277,13 +280,15 @@ def override_keys(c):
         return keywords(*getattr(func, "model_classes", (func,))) | {"func_name"}
 
     loss = lambda func_name: keywords(dnnlib.util.get_obj_by_name(func_name)) | {"func_name"}
+
+    def augment(func_name):
+        obj = dnnlib.util.get_obj_by_name(func_name) if func_name else None
+        return {"func_name"} | (keywords(obj.__init__ if isinstance(obj, type) else obj) if obj else set())
     return dict(G=network(c.G.func_name), D=network(c.D.func_name), G_loss=loss(c.G_loss.func_name),
                 D_loss=loss(c.D_loss.func_name), dataset=keywords(reader.TFRecordDataset.__init__, reader.load_dataset)
                 | {"tfrecord_dir", "demo"}, sched=keywords(training_loop.training_schedule),
-                grid=keywords(images.setup_snapshot_image_grid) - {"seed"}, train=keywords(training_loop.training_loop)
-                - {"G_args", "D_args", "G_opt_args", "D_opt_args", "G_loss_args", "D_loss_args", "dataset_args",
-                   "sched_args", "grid_args", "on_snapshot", "tf_config", "resume_pkl", "resume_kimg", "data_dir",
-                   "strategy", "xla", "seed", "stop_after_ticks"})
+                grid=keywords(images.setup_snapshot_image_grid) - {"seed"}, train=TrainingConfig.settable(),
+                augment=augment(c.augment.get("func_name")))
 
 
 def check_override_keys(c, overrides):
@@ -294,6 +299,27 @@ def check_override_keys(c, overrides):
         if group in known and key not in known[group]:
             raise UsageError("--set %s: %s has no option %r%s" % (item, group, key, cli.suggestion(
                 key, known[group]).replace("did you mean ", "did you mean %s." % group)))
+
+
+def training_config(c, **flags):
+    """The loop's TrainingConfig from a build_config() result and the values of train.py's own flags."""
+    from training.config import TrainingConfig
+    return TrainingConfig(G_args=c.G, D_args=c.D, G_opt_args=c.G_opt, D_opt_args=c.D_opt, G_loss_args=c.G_loss,
+                          D_loss_args=c.D_loss, dataset_args=c.dataset, sched_args=c.sched, grid_args=c.grid,
+                          augment_args=c.augment, tf_config=c.tf_config, **flags, **c.train)
+
+
+def check_batch_gpu(c, overrides, num_gpus, batch_gpu):
+    """Refuse a --batch_gpu that does not fit the schedule at some resolution up to 1024 (before any work)."""
+    if batch_gpu is None:
+        return
+    from training import training_loop
+    explicit_group = c.D.get("mbstd_group_size") if any(o.startswith("D.mbstd_group_size=") for o in overrides) \
+        else None
+    try:
+        training_loop.check_batch_gpu(batch_gpu, num_gpus, c.sched, 10, explicit_group)
+    except ValueError as e:
+        raise UsageError("--batch_gpu: %s" % e) from None
 
 
 def run(opts):
@@ -336,6 +362,7 @@ def run(opts):
     num_gpus = strategy.num_replicas_in_sync
     c = build_config(config_names, num_gpus, opts.set, opts.dataset, opts.total_kimg, opts.mirror_augment,
                      opts.metrics)
+    check_batch_gpu(c, opts.set, num_gpus, opts.batch_gpu)
     data_dir = opts.data_dir
     demo = c.dataset.pop("demo", False)
     if demo:
@@ -363,13 +390,11 @@ def run(opts):
                                           xla=opts.xla))
         on_snapshot = metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, c.dataset,
                                        c.train.get("mirror_augment", False), num_gpus)
+        config = training_config(c, resume_pkl=resume_pkl, resume_kimg=opts.resume_kimg, data_dir=data_dir,
+                                 xla=opts.xla, seed=opts.seed, stop_after_ticks=opts.stop_after_ticks,
+                                 batch_gpu=opts.batch_gpu)
         try:
-            final = training_loop.training_loop(
-                run_dir, G_args=c.G, D_args=c.D, G_opt_args=c.G_opt, D_opt_args=c.D_opt, G_loss_args=c.G_loss,
-                D_loss_args=c.D_loss, dataset_args=c.dataset, sched_args=c.sched, grid_args=c.grid,
-                on_snapshot=on_snapshot, tf_config=c.tf_config, resume_pkl=resume_pkl,
-                resume_kimg=opts.resume_kimg, data_dir=data_dir, strategy=strategy, xla=opts.xla,
-                seed=opts.seed, stop_after_ticks=opts.stop_after_ticks, **c.train)
+            final = training_loop.training_loop(run_dir, config, on_snapshot=on_snapshot, strategy=strategy)
         except training_loop.NonFiniteLossError as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 1
@@ -406,7 +431,10 @@ def run(opts):
 @click.option("--config", default=None, help="Comma-separated presets (default: 'demo' without --dataset, else "
               "'stylegan').")
 @click.option("--set", "set", multiple=True, metavar="GROUP.KEY=VALUE", help="Override an option (value as a Python "
-              "literal); repeatable. Groups: G, D, G_opt, D_opt, G_loss, D_loss, dataset, sched, grid, train.")
+              "literal); repeatable. Groups: G, D, G_opt, D_opt, G_loss, D_loss, dataset, sched, grid, augment, train.")
+@click.option("--batch_gpu", type=int, default=None, help="Images per replica per round: each replica runs its share of "
+              "the minibatch in rounds of this size and accumulates gradients before one update (same update, less "
+              "memory). Default: one round.")
 @cli.bool_option("--xla", help="Compile the per-replica training steps with XLA.")
 @cli.bool_option("--multiworker", help="Use MultiWorkerMirroredStrategy configured by TF_CONFIG.")
 @click.option("--seed", type=int, default=1000, show_default=True, help="Random seed (weights, latents, data order).")

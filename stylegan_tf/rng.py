@@ -4,7 +4,8 @@ Outside `seed_scope` these functions are plain `tf.random` ops. Inside it (the t
 opens one per step with a seed tensor [2]), each op gets its own stateless seed: the step seed
 folded with a per-trace counter. A step is then a pure function of (weights, data, seed), so a
 resumed run continues exactly where it stopped. Under tf.distribute, `batched` draws are made for
-the global batch and sliced by replica, so N replicas see the same numbers as one.
+the global batch and sliced by replica (and by micro-batch, `micro_batch`), so N replicas see the same
+numbers as one, and a batch processed in rounds the same numbers as in one go.
 """
 
 import contextlib
@@ -34,6 +35,19 @@ def _next_seed():
     return tf.random.experimental.stateless_fold_in(scope[0], scope[1])
 
 
+@contextlib.contextmanager
+def micro_batch(index, count):
+    """Inside (and inside a `seed_scope` opened anew for each micro-batch), `batched` draws are made for
+    `count` micro-batches per replica and micro-batch `index` (a Python int) gets its slice: a batch
+    processed in rounds sees the numbers the whole batch would (gradient accumulation, --batch_gpu)."""
+    prev = getattr(_state, "micro", None)
+    _state.micro = (int(index), int(count))
+    try:
+        yield
+    finally:
+        _state.micro = prev
+
+
 def _replicas():
     ctx = tf.distribute.get_replica_context()
     if ctx is None or ctx.num_replicas_in_sync == 1:
@@ -46,12 +60,15 @@ def _draw(stateless_fn, stateful_fn, shape, batched, **kwargs):
     if seed is None:
         return stateful_fn(shape, **kwargs)
     ctx = _replicas() if batched else None
-    if ctx is None:
+    micro = getattr(_state, "micro", None) if batched else None
+    if ctx is None and micro is None:
         return stateless_fn(shape, seed=seed, **kwargs)
+    replicas, replica = (ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group) if ctx is not None else (1, 0)
+    index, count = micro or (0, 1)
     shape = tf.unstack(tf.convert_to_tensor(shape, tf.int32)) if not isinstance(shape, (list, tuple)) else list(shape)
     n = shape[0]
-    full = stateless_fn([n * ctx.num_replicas_in_sync] + list(shape[1:]), seed=seed, **kwargs)
-    start = ctx.replica_id_in_sync_group * n
+    full = stateless_fn([n * replicas * count] + list(shape[1:]), seed=seed, **kwargs)
+    start = (replica * count + index) * n  # replica-major: replica k's rounds are its unsplit rows in order
     return full[start:start + n]
 
 

@@ -176,7 +176,10 @@ def test_generate_with_direction(env, tmp_path, capsys):
     coarse = list(api.style_ranges(Gs)["coarse"])
     unit = n / np.linalg.norm(n)   # saved at unit length
     expected = api.synthesize(Gs, directions.apply_direction(w, unit, 1.5, coarse))[0]
-    assert np.array_equal(np.asarray(PIL.Image.open(tmp_path / "w" / "w0000-smile+1.5.png")), expected)
+    # generate.py synthesises in its own call (another graph and batch than this one): the float images agree
+    # to float32 rounding, so a pixel near a rounding boundary may differ by one level.
+    got = np.asarray(PIL.Image.open(tmp_path / "w" / "w0000-smile+1.5.png")).astype(int)
+    assert np.abs(got - expected.astype(int)).max() <= 1 and (got != expected).mean() < 0.01
 
 
 @pytest.mark.parametrize("extra, flag, msg", [

@@ -1,5 +1,6 @@
 """Training: schedule, losses, R1, process_reals, replicas, and train.py runs (resume, signals, faults)."""
 
+import json
 import os
 import pickle
 import re
@@ -238,63 +239,79 @@ def test_r1_matches_finite_differences():
 # Multi-replica equivalence (logical CPU devices must be set before TF starts: subprocess).
 
 REPLICA_SCRIPT = textwrap.dedent("""
-    import sys, numpy as np, tensorflow as tf
-    n = int(sys.argv[1])
+    import json, sys, numpy as np, tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     import dnnlib.tflib as tflib
-    from training.training_loop import Trainer
-    strategy = tf.distribute.MirroredStrategy(["/cpu:%d" % i for i in range(n)]) if n > 1 else tf.distribute.get_strategy()
-    keras.utils.set_random_seed(5)
-    kw = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16, latent_size=16, dlatent_size=16,
-              mapping_fmaps=16, mapping_layers=2, style_mixing_prob=None, mbstd_group_size=0)
-    with strategy.scope():
-        G = tflib.Network("G", func_name="G_style", **kw)
-        D = tflib.Network("D", func_name="D_basic", **kw)
-        Gs = G.clone("Gs")
-        # epsilon 1: Adam ~ SGD here, so parameters with a zero true gradient (e.g. the bias before
-        # instance norm) do not turn float noise into +-lr steps that differ with the summation order.
-        opt_kw = dict(learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
-        G_opt = tflib.Optimizer(name="TrainG", **opt_kw).build(G.trainables)
-        D_opt = tflib.Optimizer(name="TrainD", **opt_kw).build(D.trainables)
-    # Non-zero noise strengths, so that the replicas' noise draws matter.
-    rnd = np.random.RandomState(0)
-    for name, var in G.vars.items():
-        if "Noise/weight" in name:
-            var.assign(rnd.randn(*var.shape).astype(np.float32) * 0.1)
-    class DS:
-        label_size = 0; dynamic_range = [0, 255]
-    trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, dict(func_name="training.loss.G_logistic_nonsaturating"),
-                      dict(func_name="training.loss.D_logistic_simplegp", r1_gamma=10.0), DS(), True, [-1, 1], 10.0)
-    reals = np.random.RandomState(6).randint(0, 256, size=(8, 3, 8, 8)).astype(np.uint8)
-    per = 8 // n
-    dist = strategy.experimental_distribute_values_from_function(
-        lambda ctx: tf.constant(reals[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per]))
-    labels = strategy.experimental_distribute_values_from_function(lambda ctx: tf.zeros([per, 0]))
-    D_step, G_step = trainer.steps(1.5)
-    lod = tf.constant(1.5)
-    before = {k: v.numpy() for k, v in D.vars.items()}
-    for i in range(2):
-        D_step(dist, labels, lod, tf.constant([7, 2 * i], tf.int64), tf.constant(per), tf.constant(0.9))
-        G_step(lod, tf.constant([7, 2 * i + 1], tf.int64), tf.constant(per))
-    after = {k: v.numpy() for k, v in list(G.vars.items()) + [("D/" + k, v) for k, v in D.vars.items()]
-             + [("Gs/" + k, v) for k, v in Gs.vars.items()]}
-    assert sum(np.abs(after["D/" + k] - v).max() > 1e-4 for k, v in before.items()) > 5, "D did not train"
-    np.savez(sys.argv[2], **after)
+    from training.config import TrainingConfig
+    from training.training_loop import Trainer, micro_batching
+
+    def run(n, batch_gpu, out):
+        strategy = tf.distribute.MirroredStrategy(["/cpu:%d" % i for i in range(n)]) if n > 1 else tf.distribute.get_strategy()
+        keras.utils.set_random_seed(5)
+        kw = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16, latent_size=16, dlatent_size=16,
+                  mapping_fmaps=16, mapping_layers=2, style_mixing_prob=None, mbstd_group_size=0)
+        with strategy.scope():
+            G = tflib.Network("G", func_name="G_style", **kw)
+            D = tflib.Network("D", func_name="D_basic", **kw)
+            Gs = G.clone("Gs")
+            # epsilon 1: Adam ~ SGD here, so parameters with a zero true gradient (e.g. the bias before
+            # instance norm) do not turn float noise into +-lr steps that differ with the summation order.
+            opt_kw = dict(learning_rate=0.1, beta1=0.0, beta2=0.99, epsilon=1.0)
+            G_opt = tflib.Optimizer(name="TrainG", **opt_kw).build(G.trainables)
+            D_opt = tflib.Optimizer(name="TrainD", **opt_kw).build(D.trainables)
+        # Non-zero noise strengths, so that the replicas' noise draws matter.
+        rnd = np.random.RandomState(0)
+        for name, var in G.vars.items():
+            if "Noise/weight" in name:
+                var.assign(rnd.randn(*var.shape).astype(np.float32) * 0.1)
+        class DS:
+            label_size = 0; dynamic_range = [0, 255]
+        config = TrainingConfig(G_loss_args=dict(func_name="training.loss.G_logistic_nonsaturating"),
+                                D_loss_args=dict(func_name="training.loss.D_logistic_simplegp", r1_gamma=10.0),
+                                mirror_augment=True, batch_gpu=batch_gpu)
+        trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, config, DS())
+        reals = np.random.RandomState(6).randint(0, 256, size=(8, 3, 8, 8)).astype(np.uint8)
+        per = 8 // n
+        rounds = micro_batching(per, batch_gpu)[1]
+        dist = strategy.experimental_distribute_values_from_function(
+            lambda ctx: tf.constant(reals[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per]))
+        labels = strategy.experimental_distribute_values_from_function(lambda ctx: tf.zeros([per, 0]))
+        D_step, G_step = trainer.steps(1.5, rounds=rounds)
+        lod = tf.constant(1.5)
+        before = {k: v.numpy() for k, v in D.vars.items()}
+        for i in range(2):
+            D_step(dist, labels, lod, tf.constant([7, 2 * i], tf.int64), tf.constant(per), tf.constant(0.9))
+            G_step(lod, tf.constant([7, 2 * i + 1], tf.int64), tf.constant(per))
+        after = {k: v.numpy() for k, v in list(G.vars.items()) + [("D/" + k, v) for k, v in D.vars.items()]
+                 + [("Gs/" + k, v) for k, v in Gs.vars.items()]}
+        assert sum(np.abs(after["D/" + k] - v).max() > 1e-4 for k, v in before.items()) > 5, "D did not train"
+        np.savez(out, **after)
+
+    for n, batch_gpu, out in json.loads(sys.argv[1]):
+        run(n, batch_gpu, out)
 """)
 
 
 @pytest.mark.slow
-def test_two_replicas_equal_one(tmp_path):
-    procs = [subprocess.Popen([sys.executable, "-c", REPLICA_SCRIPT, str(n), str(tmp_path / ("r%d.npz" % n))],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in (1, 2)]
-    logs = [p.communicate(timeout=900)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
-    one, two = (np.load(str(tmp_path / ("r%d.npz" % n))) for n in (1, 2))
-    assert set(one.files) == set(two.files) and len(one.files) > 10
-    for name in one.files:
-        np.testing.assert_allclose(two[name], one[name], rtol=1e-4, atol=1e-5, err_msg=name)
+def test_replicas_and_micro_batches_equal_one_step(tmp_path):
+    """Two full steps (D with R1, G, both Adam updates, Gs) give the same weights on 1 replica, on 2, and
+    with the replica's share in micro-batches (--batch_gpu: 4 rounds of 2 on 1 replica, 2 rounds of 2 on
+    2 replicas), minibatch stddev off (with it, groups form inside a micro-batch: a different D)."""
+    runs = [(1, None), (2, None), (1, 2), (2, 2)]
+    outs = [str(tmp_path / ("r%d_%s.npz" % run)) for run in runs]
+    res = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT, json.dumps([list(r) + [o] for r, o in zip(runs, outs)])],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    one = np.load(outs[0])
+    assert len(one.files) > 10
+    for run, out in zip(runs[1:], outs[1:]):
+        other = np.load(out)
+        assert set(other.files) == set(one.files)
+        for name in one.files:
+            np.testing.assert_allclose(other[name], one[name], rtol=1e-5, atol=1e-5, err_msg="%s %s" % (run, name))
+
 
 # ----------------------------------------------------------------------------
 # train.py end to end.

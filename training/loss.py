@@ -154,3 +154,43 @@ def D_logistic_simplegp(G, D, opt, training_set, minibatch_size, reals, labels, 
     for penalty in penalties:
         loss += penalty  # [N, 1] + [N] -> [N, N], as the official code (the mean is the loss)
     return loss
+
+
+# ----------------------------------------------------------------------------
+# Losses as training phases (in the spirit of stylegan2-ada-pytorch's Loss.accumulate_gradients(phase)).
+
+
+class StyleGANLoss:
+    """The official loss pair, G_loss_args and D_loss_args ({func_name, keyword arguments}), as the phases
+    a training step runs: 'Gmain' for G; for D 'Dboth' (main loss and its regulariser in one pass, the
+    official R1 every minibatch) or, with a lazy interval N > 1 (`D_loss_args.r1_interval`), 'Dboth' on
+    every N-th D minibatch (penalty scaled by N) and 'Dmain' (no regulariser) on the others. How often a
+    phase runs is the loss's setting; the loop only asks `phases(network, index)`."""
+
+    def __init__(self, G_loss_args, D_loss_args):
+        import dnnlib
+        G_kwargs, D_kwargs = dict(G_loss_args), dict(D_loss_args)
+        self.G_func = dnnlib.util.get_obj_by_name(G_kwargs.pop("func_name"))
+        self.D_func = dnnlib.util.get_obj_by_name(D_kwargs.pop("func_name"))
+        self.G_kwargs, self.D_kwargs = G_kwargs, D_kwargs
+        self.reg_interval = max(int(D_kwargs.get("r1_interval", 1)), 1)
+
+    def phases(self, network, index):
+        """Names of the phases of `network` ('G' or 'D') in its `index`-th minibatch (counted from 0)."""
+        if network == "G":
+            return ("Gmain",)
+        return ("Dboth",) if index % self.reg_interval == 0 else ("Dmain",)
+
+    def phase_loss(self, phase, G, D, opt, training_set, minibatch_size, reals=None, labels=None):
+        """Per-sample loss of `phase` (the loop takes its mean over the global batch). `training_set` gives
+        random labels (get_random_labels_tf); `reals`/`labels` only for D phases."""
+        if phase == "Gmain":
+            return self.G_func(G=G, D=D, opt=opt, training_set=training_set, minibatch_size=minibatch_size,
+                               **self.G_kwargs)
+        if phase not in ("Dmain", "Dboth"):
+            raise ValueError("unknown phase %r" % (phase,))
+        kwargs = dict(self.D_kwargs)
+        if self.reg_interval > 1:
+            kwargs["penalty_step"] = phase == "Dboth"
+        return self.D_func(G=G, D=D, opt=opt, training_set=training_set, minibatch_size=minibatch_size, reals=reals,
+                           labels=labels, **kwargs)

@@ -7,6 +7,8 @@ snapshot grid `stylegan_tf.images`, pickles `stylegan_tf.legacy`, stop signals
 here: the caller passes `on_snapshot(network_pkl) -> {name: value}` (train.py runs the metrics in it).
 """
 
+import contextlib
+import dataclasses
 import os
 import resource
 import time
@@ -21,6 +23,8 @@ from dnnlib.tflib import autosummary as autosummary_lib
 from stylegan_tf import images, legacy, rng, rundir
 from stylegan_tf.data import reader as dataset_lib
 from stylegan_tf.images import GRID_CLASS_LAYOUTS, GridConfigError, setup_snapshot_image_grid  # noqa: F401
+from training.config import TrainingConfig
+from training.loss import StyleGANLoss
 
 # ----------------------------------------------------------------------------
 # Real images and the schedule, as the official code computes them.
@@ -96,19 +100,44 @@ class PhaseView:
     G's output and D's input stay at the phase's resolution (exactly what the official code
     computes after upsampling and box-downsampling back); `input_area_scale` tells the losses
     how to express input-gradient norms at full resolution (each pixel stands for 4**phase_lod).
+    `augment` (D only): the pipeline slot, applied to every image D sees, reals and fakes alike.
     """
 
-    def __init__(self, net, phase_lod, native=True, stable=False):
+    def __init__(self, net, phase_lod, native=True, stable=False, augment=None):
         self.net = net
         self.phase_lod = int(phase_lod)
         self.native = native
         self.stable = bool(stable)
+        self.augment = augment
         self.input_shapes = net.input_shapes
         self.input_area_scale = float(4 ** self.phase_lod) if native else 1.0
 
     def get_output_for(self, *inputs, **kwargs):
+        if self.augment is not None:
+            inputs = (self.augment(inputs[0], inputs[1] if len(inputs) > 1 else None),) + tuple(inputs[1:])
         return self.net.get_output_for(*inputs, structure="phase", phase_lod=self.phase_lod,
                                        phase_native=self.native, phase_stable=self.stable, **kwargs)
+
+
+def build_augment(augment_args):
+    """The pipeline slot for what D sees, from an official-style group {func_name, keyword arguments}:
+    a class is instantiated with the keywords (it may keep state, e.g. an adaptive strength), a function
+    is called with them. The result maps (images NCHW in drange_net, labels) to images, or to
+    (images, labels); None (no func_name) is the identity of the official loop."""
+    args = dict(augment_args or {})
+    func_name = args.pop("func_name", None)
+    if not func_name:
+        if args:
+            raise ValueError("augment options %s given without augment.func_name" % sorted(args))
+        return None
+    obj = dnnlib.util.get_obj_by_name(func_name)
+    func = obj(**args) if isinstance(obj, type) else (lambda images, labels: obj(images, labels, **args))
+
+    def augment(images, labels):
+        out = func(images, labels)
+        return out[0] if isinstance(out, (tuple, list)) else out
+    augment.pipe = func
+    return augment
 
 
 class _LabelSource:
@@ -129,41 +158,113 @@ class _LabelSource:
         return tf.cast(self._fallback.get_random_labels_tf(minibatch_size), tf.float32)
 
 # ----------------------------------------------------------------------------
+# Micro-batches (--batch_gpu).
+
+
+def micro_batching(per_replica, batch_gpu):
+    """(images per round, rounds) for a replica's share `per_replica` of the minibatch: one round when
+    batch_gpu is None or >= per_replica. Raises ValueError when batch_gpu does not divide it."""
+    if batch_gpu is None or batch_gpu >= per_replica:
+        return per_replica, 1
+    if batch_gpu < 1 or per_replica % batch_gpu:
+        raise ValueError("batch_gpu %d does not divide the per-replica minibatch %d" % (batch_gpu, per_replica))
+    return batch_gpu, per_replica // batch_gpu
+
+
+def check_batch_gpu(batch_gpu, num_gpus, sched_args, resolution_log2, mbstd_group_size=None):
+    """Refuse a batch_gpu that does not fit every phase the schedule will run (resolutions from
+    lod_initial_resolution up to 2**resolution_log2); `mbstd_group_size` when the user chose one
+    (groups are formed inside a micro-batch: its size must be a multiple of the group). Returns
+    [(resolution, minibatch, per replica, images per round, rounds)] for the start-up summary."""
+    if batch_gpu is not None and batch_gpu < 1:
+        raise ValueError("batch_gpu must be >= 1, got %d" % batch_gpu)
+
+    class _Res:
+        pass
+    rows = []
+    first = int(np.floor(np.log2(sched_args.get("lod_initial_resolution", 4))))
+    for res_log2 in range(max(first, 2), resolution_log2 + 1):
+        ds = _Res()
+        ds.resolution_log2 = res_log2
+        s = training_schedule(cur_nimg=0, training_set=ds, num_gpus=num_gpus, **dict(sched_args, lod_initial_resolution=2 ** res_log2))
+        per_replica = s.minibatch // num_gpus
+        try:
+            micro, rounds = micro_batching(per_replica, batch_gpu)
+        except ValueError as e:
+            raise ValueError("%s at %dx%d (minibatch %d on %d replica(s))" % (e, s.resolution, s.resolution,
+                                                                           s.minibatch, num_gpus)) from None
+        if mbstd_group_size and batch_gpu is not None and rounds > 1 and micro % min(mbstd_group_size, micro):
+            raise ValueError("batch_gpu %d is not a multiple of D's mbstd_group_size %d" % (micro, mbstd_group_size))
+        if mbstd_group_size and batch_gpu is not None and micro < mbstd_group_size <= per_replica:
+            raise ValueError("batch_gpu %d is smaller than the mbstd_group_size %d you chose (groups are formed "
+                             "inside a micro-batch)" % (micro, mbstd_group_size))
+        rows.append((s.resolution, s.minibatch, per_replica, micro, rounds))
+    return rows
+
+# ----------------------------------------------------------------------------
 # Training steps.
 
 
 class Trainer:
-    """Builds and runs the D and G steps of one training phase (retraced when the phase changes)."""
+    """Builds and runs the D and G steps of one training phase (retraced when the phase, the loss's
+    phases or the number of micro-batch rounds change). `config`: a TrainingConfig (losses, augment
+    slot, mirror augment, drange_net, XLA, native lod resolution)."""
 
-    def __init__(self, strategy, G, D, Gs, G_opt, D_opt, G_loss_args, D_loss_args, training_set, mirror_augment,
-                 drange_net, G_smoothing_kimg, native=True, xla=False, skip_disconnected=True):
+    def __init__(self, strategy, G, D, Gs, G_opt, D_opt, config, training_set, skip_disconnected=True):
         self.strategy = strategy
         self.G, self.D, self.Gs = G, D, Gs
         self.G_opt, self.D_opt = G_opt, D_opt
-        self.G_loss_args = dict(G_loss_args)
-        self.D_loss_args = dict(D_loss_args)
-        self.G_loss = dnnlib.util.get_obj_by_name(self.G_loss_args.pop("func_name"))
-        self.D_loss = dnnlib.util.get_obj_by_name(self.D_loss_args.pop("func_name"))
+        self.config = config
+        self.loss = StyleGANLoss(config.G_loss_args, config.D_loss_args)
+        self.augment = build_augment(config.augment_args)
         self.labels = _LabelSource(training_set)
         self.drange_data = training_set.dynamic_range
-        self.mirror_augment = mirror_augment
-        self.drange_net = drange_net
-        self.G_smoothing_kimg = G_smoothing_kimg
-        self.native = native
-        self.xla = xla
         self.skip_disconnected = skip_disconnected
         self.G_vars = list(G.trainables.values())
         self.D_vars = list(D.trainables.values())
         self.Gs_update = Gs.setup_as_moving_average_of(G)
+        self.dlatent_avg = G.vars.get("dlatent_avg")  # G_style's tracked mean of w (None for G_paper)
         self._steps = {}
 
-    def _replica_grads(self, loss_fn, opt, variables):
-        """Per-replica mean loss, and the gradients of (loss scaling x mean / replicas), so the summed
-        gradients are the global mean's; None for variables the phase's graph does not reach."""
+    def _replica_grads(self, loss_fn, opt, variables, rounds=1):
+        """Per-replica mean loss, and the gradients of (loss scaling x mean / replicas / rounds), so the
+        gradients summed over replicas and rounds are the global mean's; None for variables the phase's
+        graph does not reach."""
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.cast(loss_fn(), tf.float32))
-            scaled = opt.apply_loss_scaling(loss) / self.strategy.num_replicas_in_sync
+            scaled = opt.apply_loss_scaling(loss) / (self.strategy.num_replicas_in_sync * rounds)
         return loss, tape.gradient(scaled, variables)
+
+    def _accumulate(self, round_fn, seed, rounds, batched, opt, variables, loss_name):
+        """Run `round_fn(*batched_slices, minibatch)` -> per-sample loss once per micro-batch round and sum
+        the gradients. `batched`: this replica's per-image tensors (reals, labels), sliced per round.
+        Each round starts after the previous one's gradients exist (control dependency), so only one
+        round's activations are alive at a time; its random draws are the unsplit batch's rows."""
+        grads_sum = None
+        avg = self.dlatent_avg if rounds > 1 else None
+        if avg is not None:  # G's forward pass moves it once per call: see the end of the loop
+            avg_start, avg_rounds = tf.identity(avg.value), []
+        with autosummary_lib.collector() as stats:
+            for r in range(rounds):
+                deps = [g for g in grads_sum if g is not None] if grads_sum is not None else []
+                if avg is not None:
+                    avg.assign(avg_start)
+                with tf.control_dependencies(deps), rng.seed_scope(seed):
+                    with rng.micro_batch(r, rounds) if rounds > 1 else contextlib.nullcontext():
+                        parts = [_round_slice(x, r, rounds) for x in batched]
+                        loss, grads = self._replica_grads(lambda: round_fn(*parts), opt, variables, rounds)
+                autosummary_lib.autosummary(loss_name, loss)
+                if rounds > 1:  # dense, so that rounds add up (and can be waited for)
+                    grads = [None if g is None else tf.convert_to_tensor(g) for g in grads]
+                grads_sum = grads if grads_sum is None else [
+                    None if a is None else a + b for a, b in zip(grads_sum, grads)]
+                if avg is not None:
+                    avg_rounds.append(tf.identity(avg.value))
+        if avg is not None:
+            # Each round moved dlatent_avg from the same start towards its micro-batch's mean of w; the
+            # lerp is linear, so the mean of those ends is the one move towards the whole batch's mean.
+            avg.assign(tf.add_n(avg_rounds) / float(rounds))
+        return grads_sum, dict(stats)
 
     def _apply(self, opt, per_replica_grads):
         """Sum over replicas and update (skipped when a gradient is not finite; the loop then stops
@@ -174,43 +275,37 @@ class Trainer:
         return tf.nest.map_structure(
             lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None), per_replica)
 
-    def steps(self, lod, penalty_step=True):
+    def steps(self, lod, D_phases=("Dboth",), rounds=1):
         """The (D_step, G_step) functions for `lod`: one pair per phase, and per phase one for an
-        integer lod (the stable half, cheaper) and one for a fractional lod (the transition)."""
+        integer lod (the stable half, cheaper) and one for a fractional lod (the transition); D_phases
+        from the loss (`loss.phases('D', index)`), `rounds` micro-batches per replica."""
         phase_lod = int(np.floor(lod))
-        key = (phase_lod, float(lod) == phase_lod, bool(penalty_step))
+        key = (phase_lod, float(lod) == phase_lod, tuple(D_phases), int(rounds))
         if key not in self._steps:
             self._steps[key] = self._build_steps(*key)
         return self._steps[key]
 
-    def _build_steps(self, phase_lod, stable, penalty_step):
-        G = PhaseView(self.G, phase_lod, self.native, stable)
-        D = PhaseView(self.D, phase_lod, self.native, stable)
-        D_loss_args = dict(self.D_loss_args)
-        if D_loss_args.get("r1_interval", 1) > 1:
-            D_loss_args["penalty_step"] = penalty_step
-        jit = self.xla
+    def _build_steps(self, phase_lod, stable, D_phases, rounds):
+        config = self.config
+        G = PhaseView(self.G, phase_lod, config.native_lod_resolution, stable)
+        D = PhaseView(self.D, phase_lod, config.native_lod_resolution, stable, augment=self.augment)
+        (D_phase,) = D_phases
 
         def D_replica(reals, labels, lod, seed, minibatch):
-            with rng.seed_scope(seed), autosummary_lib.collector() as stats:
-                reals = process_reals(reals, lod, self.mirror_augment, self.drange_data, self.drange_net,
-                                      upscale=not self.native, crossfade=not stable)
-                loss, grads = self._replica_grads(lambda: self.D_loss(
-                    G=G, D=D, opt=self.D_opt, training_set=self.labels, minibatch_size=minibatch, reals=reals,
-                    labels=tf.cast(labels, tf.float32), **D_loss_args), self.D_opt, self.D_vars)
-                autosummary_lib.autosummary("Loss/D", loss)
-            return grads, dict(stats)
+            def round_fn(reals, labels):
+                reals = process_reals(reals, lod, config.mirror_augment, self.drange_data, config.drange_net,
+                                      upscale=not config.native_lod_resolution, crossfade=not stable)
+                return self.loss.phase_loss(D_phase, G, D, self.D_opt, self.labels, minibatch // rounds,
+                                            reals=reals, labels=tf.cast(labels, tf.float32))
+            return self._accumulate(round_fn, seed, rounds, [reals, labels], self.D_opt, self.D_vars, "Loss/D")
 
         def G_replica(lod, seed, minibatch):
-            with rng.seed_scope(seed), autosummary_lib.collector() as stats:
-                loss, grads = self._replica_grads(lambda: self.G_loss(
-                    G=G, D=D, opt=self.G_opt, training_set=self.labels, minibatch_size=minibatch,
-                    **self.G_loss_args), self.G_opt, self.G_vars)
-                autosummary_lib.autosummary("Loss/G", loss)
-            return grads, dict(stats)
+            def round_fn():
+                return self.loss.phase_loss("Gmain", G, D, self.G_opt, self.labels, minibatch // rounds)
+            return self._accumulate(round_fn, seed, rounds, [], self.G_opt, self.G_vars, "Loss/G")
 
-        D_replica_fn = tf.function(D_replica, jit_compile=True) if jit else D_replica
-        G_replica_fn = tf.function(G_replica, jit_compile=True) if jit else G_replica
+        D_replica_fn = tf.function(D_replica, jit_compile=True) if config.xla else D_replica
+        G_replica_fn = tf.function(G_replica, jit_compile=True) if config.xla else G_replica
 
         @tf.function
         def D_step(reals, labels, lod, seed, minibatch_per_replica, Gs_beta):
@@ -231,6 +326,14 @@ class Trainer:
 
         return D_step, G_step
 
+
+def _round_slice(x, index, rounds):
+    """Micro-batch `index` of `rounds` of a per-replica batch tensor."""
+    if rounds == 1:
+        return x
+    n = tf.shape(x)[0] // rounds
+    return x[index * n:(index + 1) * n]
+
 # ----------------------------------------------------------------------------
 # The loop.
 
@@ -248,16 +351,20 @@ def peak_memory_gb():
 
 class _Position:
     """Where training is (what a training-state file saves beside each snapshot): images shown,
-    ticks, step counter (the random stream's position), data pipeline position, last lod."""
+    ticks, step counter (the random stream's position), D minibatches (the loss's phase intervals),
+    data pipeline position, last lod."""
 
-    KEYS = ("cur_nimg", "cur_tick", "step_index", "data_key", "data_consumed", "prev_lod")
+    KEYS = ("cur_nimg", "cur_tick", "step_index", "D_steps", "data_key", "data_consumed", "prev_lod")
 
-    def __init__(self, cur_nimg=0, cur_tick=0, step_index=0, data_key=None, data_consumed=0, prev_lod=-1.0):
-        self.cur_nimg, self.cur_tick, self.step_index = cur_nimg, cur_tick, step_index
+    def __init__(self, cur_nimg=0, cur_tick=0, step_index=0, D_steps=0, data_key=None, data_consumed=0,
+                 prev_lod=-1.0):
+        self.cur_nimg, self.cur_tick, self.step_index, self.D_steps = cur_nimg, cur_tick, step_index, D_steps
         self.data_key, self.data_consumed, self.prev_lod = data_key, data_consumed, prev_lod
 
     @classmethod
     def from_state(cls, state):
+        state = dict(state)
+        state.setdefault("D_steps", state["step_index"] // 2)  # state files before D_steps: D_repeats 1
         pos = cls(**{k: state[k] for k in cls.KEYS})
         pos.data_key = tuple(pos.data_key) if pos.data_key else None
         return pos
@@ -315,72 +422,47 @@ class _DataFeed:
         return next(self.iterator)
 
 
-def training_loop(
-        run_dir,
-        G_args={},
-        D_args={},
-        G_opt_args={},
-        D_opt_args={},
-        G_loss_args={},
-        D_loss_args={},
-        dataset_args={},
-        sched_args={},
-        grid_args={},
-        on_snapshot=None,
-        tf_config={},
-        G_smoothing_kimg=10.0,
-        D_repeats=1,
-        minibatch_repeats=4,
-        reset_opt_for_new_lod=True,
-        total_kimg=15000,
-        mirror_augment=False,
-        drange_net=[-1, 1],
-        image_snapshot_ticks=1,
-        network_snapshot_ticks=10,
-        resume_pkl=None,
-        resume_kimg=None,
-        resume_time=0.0,
-        data_dir=None,
-        strategy=None,
-        xla=False,
-        native_lod_resolution=True,
-        seed=1000,
-        stop_after_ticks=None):
+def training_loop(run_dir, config=None, on_snapshot=None, strategy=None, **kwargs):
     """Train G and D as the official training_loop does; outputs go to `run_dir` (created by the caller).
-    `on_snapshot(network_pkl)` runs after each network snapshot (the official loop's metrics) and may
-    return {name: value} to add to TensorBoard. Returns the last snapshot written."""
+    `config`: a TrainingConfig; keyword arguments (the official training_loop() names) build one or
+    replace its fields. `on_snapshot(network_pkl)` runs after each network snapshot (the official loop's
+    metrics) and may return {name: value} to add to TensorBoard. Returns the last snapshot written."""
+    config = dataclasses.replace(config, **kwargs) if config is not None else TrainingConfig(**kwargs)
     strategy = strategy or tf.distribute.get_strategy()
-    tflib.init_tf(tf_config)
-    keras.utils.set_random_seed(int(tf_config.get("rnd.np_random_seed") or seed))
-    training_set = dataset_lib.load_dataset(data_dir=data_dir, verbose=True, **dataset_args)
+    tflib.init_tf(config.tf_config)
+    keras.utils.set_random_seed(int(config.tf_config.get("rnd.np_random_seed") or config.seed))
+    training_set = dataset_lib.load_dataset(data_dir=config.data_dir, verbose=True, **config.dataset_args)
+    num_gpus = strategy.num_replicas_in_sync
+    batch_rows = check_batch_gpu(config.batch_gpu, num_gpus, config.sched_args, training_set.resolution_log2,
+                                 config.D_args.get("mbstd_group_size"))
     with strategy.scope():
-        G, D, Gs, resume_state, state_path = _load_or_construct_networks(resume_pkl, training_set, G_args, D_args)
-        G_opt = tflib.Optimizer(name="TrainG", **G_opt_args).build(G.trainables)
-        D_opt = tflib.Optimizer(name="TrainD", **D_opt_args).build(D.trainables)
+        G, D, Gs, resume_state, state_path = _load_or_construct_networks(config.resume_pkl, training_set,
+                                                                         config.G_args, config.D_args)
+        G_opt = tflib.Optimizer(name="TrainG", **config.G_opt_args).build(G.trainables)
+        D_opt = tflib.Optimizer(name="TrainD", **config.D_opt_args).build(D.trainables)
     G.print_layers()
     D.print_layers()
-    trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, G_loss_args, D_loss_args, training_set, mirror_augment,
-                      drange_net, G_smoothing_kimg, native=native_lod_resolution, xla=xla,
-                      skip_disconnected=reset_opt_for_new_lod or (G_opt.beta1 == 0.0 and D_opt.beta1 == 0.0))
-    run = _TrainingRun(run_dir, strategy, training_set, trainer, sched_args, G_smoothing_kimg, D_loss_args,
-                       drange_net, image_snapshot_ticks, network_snapshot_ticks, on_snapshot, stop_after_ticks)
-    run.start(resume_pkl, resume_kimg, resume_time, resume_state, state_path, seed, total_kimg, grid_args)
+    print_minibatch_summary(batch_rows, config.batch_gpu)
+    trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, config, training_set,
+                      skip_disconnected=config.reset_opt_for_new_lod or (G_opt.beta1 == 0.0 and D_opt.beta1 == 0.0))
+    run = _TrainingRun(run_dir, strategy, training_set, trainer, config, on_snapshot)
+    run.start(resume_state, state_path)
 
     print("Training...\n")
     try:
         with dnnlib.util.StopRequest() as stop:
-            while run.pos.cur_nimg < total_kimg * 1000:
+            while run.pos.cur_nimg < config.total_kimg * 1000:
                 # Choose training parameters and configure training ops.
                 sched = training_schedule(cur_nimg=run.pos.cur_nimg, training_set=training_set,
-                                          num_gpus=run.num_gpus, **sched_args)
-                run.configure(sched, reset_opt_for_new_lod)
+                                          num_gpus=run.num_gpus, **config.sched_args)
+                run.configure(sched)
                 # Run training ops.
-                for _mb_repeat in range(minibatch_repeats):
-                    for _D_repeat in range(D_repeats):
+                for _mb_repeat in range(config.minibatch_repeats):
+                    for _D_repeat in range(config.D_repeats):
                         run.D_step(sched)
                     run.G_step(sched)
                 # Perform maintenance tasks once per tick.
-                done = run.pos.cur_nimg >= total_kimg * 1000
+                done = run.pos.cur_nimg >= config.total_kimg * 1000
                 if run.pos.cur_nimg >= run.tick_start_nimg + sched.tick_kimg * 1000 or done or stop.signum is not None:
                     if run.maintenance(sched, done, stop):
                         print("Stopped at tick %d (kimg %.1f); resume with --resume %s" % (
@@ -394,29 +476,37 @@ def training_loop(
         run.summary_writer.close()
 
 
+def print_minibatch_summary(rows, batch_gpu):
+    """The start-up line(s) on minibatches: per resolution, the minibatch, each replica's share and, with
+    --batch_gpu, the micro-batch and the number of accumulation rounds."""
+    if batch_gpu is None:
+        print("Minibatch per replica: %s" % ", ".join("%d at %dx%d" % (per, res, res) for res, _, per, _, _ in rows))
+        return
+    print("Micro-batches (--batch_gpu %d): %s" % (batch_gpu, ", ".join(
+        "%dx%d: %d per replica = %d x %d" % (res, res, per, rounds, micro) for res, _, per, micro, rounds in rows)))
+
+
 class _TrainingRun:
     """The state and the per-step and per-tick work of one training_loop() call."""
 
-    def __init__(self, run_dir, strategy, training_set, trainer, sched_args, G_smoothing_kimg, D_loss_args,
-                 drange_net, image_snapshot_ticks, network_snapshot_ticks, on_snapshot, stop_after_ticks):
+    def __init__(self, run_dir, strategy, training_set, trainer, config, on_snapshot):
         self.run_dir, self.strategy, self.training_set, self.trainer = run_dir, strategy, training_set, trainer
+        self.config, self.on_snapshot = config, on_snapshot
         self.num_gpus = strategy.num_replicas_in_sync
         self.is_chief = tflib.is_chief(strategy)
-        self.sched_args, self.G_smoothing_kimg, self.drange_net = sched_args, G_smoothing_kimg, drange_net
-        self.r1_interval = int(D_loss_args.get("r1_interval", 1))
-        self.image_snapshot_ticks, self.network_snapshot_ticks = image_snapshot_ticks, network_snapshot_ticks
-        self.on_snapshot, self.stop_after_ticks = on_snapshot, stop_after_ticks
         self.summary_writer = tf.summary.create_file_writer(run_dir) if self.is_chief else \
             tf.summary.create_noop_writer()
         self.stats = autosummary_lib.Accumulator()
 
-    def start(self, resume_pkl, resume_kimg, resume_time, resume_state, state_path, seed, total_kimg, grid_args):
+    def start(self, resume_state, state_path):
         """Position (fresh, from --resume_kimg / the snapshot name, or a training-state file) and the grid."""
+        config = self.config
         G_opt, D_opt = self.trainer.G_opt, self.trainer.D_opt
-        kimg = resume_kimg if resume_kimg is not None else (rundir.kimg_from_snapshot_name(resume_pkl)
-                                                            if resume_pkl else 0.0)
+        seed, resume_pkl = config.seed, config.resume_pkl
+        kimg = config.resume_kimg if config.resume_kimg is not None else (
+            rundir.kimg_from_snapshot_name(resume_pkl) if resume_pkl else 0.0)
         self.pos = _Position(cur_nimg=int(round(kimg * 1000)))
-        self.resume_time = resume_time
+        self.resume_time = config.resume_time
         if resume_state is not None:
             self.pos = _Position.from_state(resume_state)
             self.resume_time = resume_state["total_time"]
@@ -430,7 +520,7 @@ class _TrainingRun:
             np.random.set_state(resume_state["np_random_state"])
             seed = resume_state["seed"]
         self.seed = seed
-        self.total_nimg = total_kimg * 1000
+        self.total_nimg = config.total_kimg * 1000
         self.base_seed = np.int64(seed)
         self.feed = _DataFeed(self.strategy, self.training_set, self.pos)
         self.last_snapshot = resume_pkl
@@ -439,10 +529,10 @@ class _TrainingRun:
         print("Setting up snapshot image grid...")
         Gs = self.trainer.Gs
         self.grid_size, grid_reals, self.grid_labels, self.grid_latents = setup_snapshot_image_grid(
-            self.trainer.G, self.training_set, seed=seed, **grid_args)
-        sched = training_schedule(cur_nimg=total_kimg * 1000, training_set=self.training_set, num_gpus=self.num_gpus,
-                                  **self.sched_args)
-        self.grid_mb = max(sched.minibatch // self.num_gpus, 1)
+            self.trainer.G, self.training_set, seed=seed, **config.grid_args)
+        sched = training_schedule(cur_nimg=self.total_nimg, training_set=self.training_set, num_gpus=self.num_gpus,
+                                  **config.sched_args)
+        self.grid_mb = max(micro_batching(sched.minibatch // self.num_gpus, config.batch_gpu)[0], 1)
         if self.is_chief:
             images.save_image_grid(grid_reals, os.path.join(self.run_dir, rundir.REALS_NAME),
                                    drange=self.training_set.dynamic_range, grid_size=self.grid_size)
@@ -455,14 +545,14 @@ class _TrainingRun:
     def save_fakes(self, Gs):
         fakes = Gs.run(self.grid_latents, self.grid_labels, is_validation=True, minibatch_size=self.grid_mb)
         self.last_fakes = os.path.join(self.run_dir, rundir.fakes_name(self.pos.cur_nimg // 1000))
-        images.save_image_grid(fakes, self.last_fakes, drange=self.drange_net, grid_size=self.grid_size)
+        images.save_image_grid(fakes, self.last_fakes, drange=self.config.drange_net, grid_size=self.grid_size)
 
-    def configure(self, sched, reset_opt_for_new_lod):
+    def configure(self, sched):
         """Data pipeline, optimizer reset at a new lod, learning rates and the step's constants."""
         G_opt, D_opt = self.trainer.G_opt, self.trainer.D_opt
         self.feed.configure(sched)
         prev_lod = self.pos.prev_lod
-        if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or
+        if self.config.reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or
                                       np.ceil(sched.lod) != np.ceil(prev_lod)):
             G_opt.reset_optimizer_state()
             D_opt.reset_optimizer_state()
@@ -470,23 +560,28 @@ class _TrainingRun:
         G_opt.learning_rate = sched.G_lrate
         D_opt.learning_rate = sched.D_lrate
         self.lod = tf.constant(sched.lod, tf.float32)
-        self.per_replica = tf.constant(sched.minibatch // self.num_gpus, tf.int32)
-        self.Gs_beta = tf.constant(0.5 ** (sched.minibatch / (self.G_smoothing_kimg * 1000.0))
-                                   if self.G_smoothing_kimg > 0.0 else 0.0, tf.float32)
+        per_replica = sched.minibatch // self.num_gpus
+        self.per_replica = tf.constant(per_replica, tf.int32)
+        self.rounds = micro_batching(per_replica, self.config.batch_gpu)[1]
+        smoothing = self.config.G_smoothing_kimg
+        self.Gs_beta = tf.constant(0.5 ** (sched.minibatch / (smoothing * 1000.0)) if smoothing > 0.0 else 0.0,
+                                   tf.float32)
 
     def _seed(self):
         return tf.constant([self.base_seed, self.pos.step_index], tf.int64)
 
     def D_step(self, sched):
-        step, _ = self.trainer.steps(sched.lod, penalty_step=(self.pos.step_index % self.r1_interval == 0))
+        phases = self.trainer.loss.phases("D", self.pos.D_steps)
+        step, _ = self.trainer.steps(sched.lod, phases, self.rounds)
         reals, labels = self.feed.next()
         _, step_stats = step(reals, labels, self.lod, self._seed(), self.per_replica, self.Gs_beta)
         self.stats.add(step_stats)
         self.pos.step_index += 1
+        self.pos.D_steps += 1
         self.pos.cur_nimg += sched.minibatch
 
     def G_step(self, sched):
-        _, step = self.trainer.steps(sched.lod)
+        _, step = self.trainer.steps(sched.lod, rounds=self.rounds)
         _, step_stats = step(self.lod, self._seed(), self.per_replica)
         self.stats.add(step_stats)
         self.pos.step_index += 1
@@ -522,11 +617,12 @@ class _TrainingRun:
                   tick_time, tick_time / max(tick_kimg, 1e-8), self.maintenance_time, mem,
                   dnnlib.util.format_time(eta)), flush=True)
 
-        if self.is_chief and (pos.cur_tick % self.image_snapshot_ticks == 0 or done):
+        config = self.config
+        if self.is_chief and (pos.cur_tick % config.image_snapshot_ticks == 0 or done):
             self.save_fakes(self.trainer.Gs)
-        stopping = stop.signum is not None or (self.stop_after_ticks is not None and
-                                               self.ticks_done >= self.stop_after_ticks)
-        if pos.cur_tick % self.network_snapshot_ticks == 0 or done or pos.cur_tick == 1 or stopping:
+        stopping = stop.signum is not None or (config.stop_after_ticks is not None and
+                                               self.ticks_done >= config.stop_after_ticks)
+        if pos.cur_tick % config.network_snapshot_ticks == 0 or done or pos.cur_tick == 1 or stopping:
             pkl = self.save_snapshot(rundir.snapshot_name(pos.cur_nimg // 1000))
             self.last_snapshot = pkl or self.last_snapshot
             if self.on_snapshot is not None and pkl is not None:

@@ -59,10 +59,22 @@ def time_train_steps(run_D, run_G, warmup, steps):
                 cpu_per_step=(time.process_time() - cpu0) / steps, warmup_s=warmup_s)
 
 
+def _gpu_peak_mb():
+    """Peak memory TensorFlow allocated on GPU 0 (None without a GPU)."""
+    try:
+        import tensorflow as tf
+        if not tf.config.list_physical_devices("GPU"):
+            return None
+        return round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20, 1)
+    except Exception:  # noqa: BLE001 (the official process's TF1 shim may lack the API: no figure)
+        return None
+
+
 def train_step_record(impl, args, mb, phase_res, timing, build_s, G_params, D_params, tf_version):
     """The one-line JSON record both scripts print (and append to --json)."""
     sec = float(np.median(timing["step_times"]))
-    rec = dict(impl=impl, xla=args.xla, dtype=getattr(args, "dtype", "float32"), res=args.res,
+    rec = dict(impl=impl, xla=args.xla, dtype=getattr(args, "dtype", "float32"), batch_gpu=getattr(args, "batch_gpu", None),
+               res=args.res,
                fmap_base=args.fmap_base, fmap_max=args.fmap_max, latent_size=args.latent_size, minibatch=mb, lod=args.lod, phase_res=phase_res,
                loss="G_logistic_nonsaturating + D_logistic_simplegp(r1_gamma=10) every step",
                warmup=args.warmup, steps=args.steps, sec_per_step=round(sec, 4), img_per_sec=round(mb / sec, 3),
@@ -73,6 +85,7 @@ def train_step_record(impl, args, mb, phase_res, timing, build_s, G_params, D_pa
                cpu_sec_per_step=round(timing["cpu_per_step"], 4),
                build_s=round(build_s, 1), warmup_s=round(timing["warmup_s"], 1),
                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+               gpu_peak_mb=_gpu_peak_mb(),
                G_params=int(G_params), D_params=int(D_params), loadavg=os.getloadavg()[0], tf=tf_version)
     line = json.dumps(rec)
     print(line, flush=True)

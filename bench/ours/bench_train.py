@@ -12,7 +12,8 @@ steps, and d_sec / g_sec the medians of the D and G halves.
 
 Usage:
   python bench/ours/bench_train.py --res 64 --fmap_base 2048 --minibatch 8 [--lod 0] [--xla 0|1]
-      [--steps 10] [--warmup 2] [--fmap_max 512] [--latent_size 512] [--json FILE] [--profile DIR]
+      [--steps 10] [--warmup 2] [--fmap_max 512] [--latent_size 512] [--batch_gpu N] [--dtype bfloat16]
+      [--json FILE] [--profile DIR]
 
 cpu_sec_per_step: process CPU seconds (all threads) per timed step, steadier than wall time under load.
 Prints one JSON line.
@@ -34,6 +35,8 @@ def parse_args():
     add_step_args(p)
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="G/D compute dtype (the fp16 / bf16 presets); float16 also turns on loss scaling")
+    p.add_argument("--batch_gpu", type=int, default=None,
+                   help="micro-batch (train.py --batch_gpu): the minibatch in rounds of this size, gradients accumulated")
     return check_step_args(p, p.parse_args())
 
 
@@ -43,7 +46,8 @@ def main():
     import tensorflow as tf
     import keras
     import dnnlib.tflib as tflib
-    from training.training_loop import Trainer
+    from training.config import TrainingConfig
+    from training.training_loop import Trainer, micro_batching
 
     strategy = tf.distribute.get_strategy()
     keras.utils.set_random_seed(1)
@@ -63,10 +67,12 @@ def main():
         label_size = 0
         dynamic_range = [0, 255]
 
-    trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, dict(func_name="training.loss.G_logistic_nonsaturating"),
-                      dict(func_name="training.loss.D_logistic_simplegp", r1_gamma=10.0), TrainingSetLike(),
-                      True, [-1, 1], 10.0, native=True, xla=bool(args.xla))
+    config = TrainingConfig(G_loss_args=dict(func_name="training.loss.G_logistic_nonsaturating"),
+                            D_loss_args=dict(func_name="training.loss.D_logistic_simplegp", r1_gamma=10.0),
+                            mirror_augment=True, xla=bool(args.xla), batch_gpu=args.batch_gpu)
+    trainer = Trainer(strategy, G, D, Gs, G_opt, D_opt, config, TrainingSetLike())
     mb = args.minibatch
+    rounds = micro_batching(mb, args.batch_gpu)[1]
     phase_lod = int(np.floor(args.lod))
     phase_res = args.res >> phase_lod
     reals = tf.constant(np.random.RandomState(2).randint(0, 256, size=(mb, 3, phase_res, phase_res)).astype(np.uint8))
@@ -74,7 +80,7 @@ def main():
     lod = tf.constant(float(args.lod))
     mb_t = tf.constant(mb, tf.int32)
     Gs_beta = tf.constant(0.5 ** (mb / 10000.0), tf.float32)
-    D_step, G_step = trainer.steps(args.lod)
+    D_step, G_step = trainer.steps(args.lod, rounds=rounds)
     build_s = time.perf_counter() - t0
 
     counter = [0]

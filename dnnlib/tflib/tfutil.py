@@ -27,6 +27,7 @@ def lerp_clip(a, b, t):
 _cpu_nchw = None
 
 
+@tf.autograph.experimental.do_not_convert
 def nchw_native(dtype=tf.float32) -> bool:
     """Whether NCHW convolutions and pooling of `dtype` run as such here: float32 on a GPU, or on a CPU
     whose TensorFlow uses oneDNN. TensorFlow turns oneDNN on by default only on CPUs with AVX512-VNNI,
@@ -37,9 +38,14 @@ def nchw_native(dtype=tf.float32) -> bool:
     if tf.as_dtype(dtype) != tf.float32:
         return False
     if _cpu_nchw is None:
-        if tf.config.list_physical_devices("GPU"):
-            _cpu_nchw = True
-        else:
+        try:
+            from tensorflow.python.util import _pywrap_util_port  # the switch TF's own kernels read
+            onednn = _pywrap_util_port.IsMklEnabled()
+        except (ImportError, AttributeError):
+            onednn = None
+        if tf.config.list_physical_devices("GPU") or onednn is not None:
+            _cpu_nchw = bool(onednn) or bool(tf.config.list_physical_devices("GPU"))
+        else:  # no way to ask: try the kernels
             with tf.init_scope(), tf.device("/cpu:0"):
                 try:
                     tf.nn.avg_pool2d(tf.zeros([1, 1, 2, 2]), 2, 2, "VALID", data_format="NCHW").numpy()
@@ -50,11 +56,13 @@ def nchw_native(dtype=tf.float32) -> bool:
     return _cpu_nchw
 
 
+@tf.autograph.experimental.do_not_convert
 def nchw_to_nhwc_call(func, x):
     """func(x NHWC) for an NCHW `x`, returning NCHW: the layout bridge around NHWC-only kernels."""
     return tf.transpose(func(tf.transpose(x, [0, 2, 3, 1])), [0, 3, 1, 2])
 
 
+@tf.autograph.experimental.do_not_convert
 def avg_pool_nchw(x, factor):
     """factor x factor box average of NCHW `x` (VALID), with TF's avg_pool kernel in either layout."""
     if nchw_native(x.dtype):
