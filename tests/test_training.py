@@ -367,8 +367,10 @@ def test_short_training_run(tmp_path):
 
 @pytest.mark.slow
 def test_bf16_training_run(tmp_path):
-    """The mixed-precision path (networks in bfloat16, float32 variables and losses) trains on CPU."""
-    train(tmp_path, "--total_kimg=0.2", "--config=demo,bf16")
+    """The mixed-precision path (networks in bfloat16, float32 variables and losses) trains on CPU, here with
+    micro-batches (--batch_gpu 4: the minibatch of 8 in 2 rounds), which train.py announces."""
+    res = train(tmp_path, "--total_kimg=0.2", "--config=demo,bf16", "--batch_gpu=4")
+    assert "Micro-batches (--batch_gpu 4): 16x16: 8 per replica = 2 x 4, 32x32: 8 per replica = 2 x 4" in res.stdout
     run_dir = run_dirs(tmp_path)[-1]
     assert run_dir.endswith("-demo-bf16")
     G, D, Gs = misc.load_pkl(os.path.join(run_dir, "network-final.pkl"))
