@@ -322,6 +322,40 @@ def check_batch_gpu(c, overrides, num_gpus, batch_gpu):
         raise UsageError("--batch_gpu: %s" % e) from None
 
 
+def augment_config(aug, p, target, augpipe, ada_kimg):
+    """The augment group for --aug/--p/--target/--augpipe/--ada_kimg, with stylegan2-ada's meanings and
+    refusals, and the run-description suffix. --aug noaug (the default) is the official v1 loop."""
+    aug = aug or "noaug"
+    if aug == "noaug":
+        for flag, value in (("--p", p), ("--target", target), ("--augpipe", augpipe), ("--ada_kimg", ada_kimg)):
+            if value is not None:
+                raise UsageError("%s needs --aug ada or --aug fixed" % flag)
+        return None, ""
+    if aug == "fixed":
+        if p is None:
+            raise UsageError("--aug fixed needs --p (the augmentation probability)")
+        if target is not None:
+            raise UsageError("--target is for --aug ada (--aug fixed keeps --p)")
+    if aug == "ada":
+        if p is not None:
+            raise UsageError("--p is for --aug fixed (--aug ada starts at 0 and adapts; see --target)")
+        target = 0.6 if target is None else target
+    for flag, value in (("--p", p), ("--target", target)):
+        if value is not None and not 0 <= value <= 1:
+            raise UsageError("%s must be in [0, 1], got %g" % (flag, value))
+    if ada_kimg is not None and ada_kimg <= 0:
+        raise UsageError("--ada_kimg must be > 0, got %g" % ada_kimg)
+    from stylegan_tf.augment import AUGPIPES
+    augpipe = augpipe or "bgc"
+    if augpipe not in AUGPIPES:
+        raise UsageError("--augpipe: unknown pipeline %r%s (known: %s)" % (
+            augpipe, cli.suggestion(augpipe, AUGPIPES), ", ".join(AUGPIPES)))
+    group = EasyDict(func_name="stylegan_tf.augment.AdaptiveAugment", augpipe=augpipe, p=p or 0.0, target=target,
+                     ada_kimg=500 if ada_kimg is None else ada_kimg)
+    desc = "-" + aug + ("-p%g" % p if aug == "fixed" else "") + ("" if augpipe == "bgc" else "-" + augpipe)
+    return group, desc
+
+
 def run(opts):
     """Train with the command line's options (see `command`)."""
     if opts.gpus is not None and opts.gpus < 1:
@@ -329,6 +363,7 @@ def run(opts):
     if opts.total_kimg is not None and opts.total_kimg <= 0:
         raise UsageError("--total_kimg must be > 0, got %g" % opts.total_kimg)
     config_names = opts.config or ("stylegan" if opts.dataset else "demo")
+    augment, augment_desc = augment_config(opts.aug, opts.p, opts.target, opts.augpipe, opts.ada_kimg)
     check = build_config(config_names, opts.gpus or 1, opts.set)  # validate presets and overrides first
     if opts.dataset is None and "demo" not in config_names and not opts.resume:
         raise UsageError("--config=%s needs --dataset (or add 'demo')" % config_names)
@@ -363,6 +398,9 @@ def run(opts):
     c = build_config(config_names, num_gpus, opts.set, opts.dataset, opts.total_kimg, opts.mirror_augment,
                      opts.metrics)
     check_batch_gpu(c, opts.set, num_gpus, opts.batch_gpu)
+    if augment is not None:
+        c.augment = EasyDict(augment, **c.augment)  # --set augment.* on top
+        c.desc += augment_desc
     data_dir = opts.data_dir
     demo = c.dataset.pop("demo", False)
     if demo:
@@ -435,6 +473,15 @@ def run(opts):
 @click.option("--batch_gpu", type=int, default=None, help="Images per replica per round: each replica runs its share of "
               "the minibatch in rounds of this size and accumulates gradients before one update (same update, less "
               "memory). Default: one round.")
+@click.option("--aug", type=click.Choice(["noaug", "ada", "fixed"]), default=None, help="Discriminator augmentation "
+              "(ADA, stylegan2-ada): noaug (default: the official v1 loop), ada (p adapts towards --target), fixed "
+              "(p = --p).")
+@click.option("--p", type=float, default=None, help="Augmentation probability for --aug fixed, in [0, 1].")
+@click.option("--target", type=float, default=None, help="ADA target for r_t = E[sign(D(real))], in [0, 1] "
+              "(default 0.6).")
+@click.option("--augpipe", default=None, help="Augmentation pipeline: blit, geom, color, filter, noise, cutout, bg, "
+              "bgc (default), bgcf, bgcfn, bgcfnc.")
+@click.option("--ada_kimg", type=float, default=None, help="ADA speed: kimg for p to move by 1 (default 500).")
 @cli.bool_option("--xla", help="Compile the per-replica training steps with XLA.")
 @cli.bool_option("--multiworker", help="Use MultiWorkerMirroredStrategy configured by TF_CONFIG.")
 @click.option("--seed", type=int, default=1000, show_default=True, help="Random seed (weights, latents, data order).")

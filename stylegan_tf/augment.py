@@ -15,6 +15,8 @@ the strength p lives in a variable; the 'rt' heuristic moves p by (images since 
 (ada_kimg * 1000) in the direction of sign(r_t - target), r_t = E[sign(D(real))].
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -214,7 +216,9 @@ def augment_pipeline(images, labels, strength=1, debug_percentile=None,
             raise ValueError("colour augmentation needs RGB (3 channels) or L (1 channel) images, got %d" % channels)
         images = tf.reshape(flat, [batch, channels, height, width])
 
-    if imgfilter > 0:
+    if imgfilter > 0 and min(height, width) > _band_filters().shape[1] // 2:
+        # (Reflect padding needs more pixels than the filter's half-length, 21: progressive growing's phases
+        # below 32x32 go without this filter; stylegan2-ada trains at full resolution only.)
         images = _filter_bands(images, p, imgfilter, list(imgfilter_bands), imgfilter_std, channels, height, width)
 
     if noise > 0:
@@ -235,7 +239,7 @@ def augment_pipeline(images, labels, strength=1, debug_percentile=None,
         outside = tf.logical_or(tf.abs((xs + 0.5) / width - center[:, 0]) >= size[:, 0] / 2,
                                 tf.abs((ys + 0.5) / height - center[:, 1]) >= size[:, 1] / 2)
         images *= tf.cast(outside, tf.float32)
-    return images, labels
+    return tf.ensure_shape(images, [None, channels, height, width]), labels  # static C, H, W, as D needs
 
 
 def _geometric(images, G_inv, channels, height, width):
@@ -274,6 +278,7 @@ def _geometric(images, G_inv, channels, height, width):
     return tf.transpose(x, [0, 3, 1, 2])
 
 
+@functools.lru_cache(maxsize=None)
 def _band_filters(num_bands=4):
     """[num_bands, taps]: the sym2 filter bank splitting an image into octave bands (low to high)."""
     import scipy.signal
@@ -305,7 +310,7 @@ def _filter_bands(images, p, imgfilter, band_mults, std, channels, height, width
         t = tf.concat([tf.ones([batch, i]), t_i[:, np.newaxis], tf.ones([batch, num_bands - i - 1])], axis=-1)
         t /= tf.sqrt(tf.reduce_sum(expected_power * tf.square(t), axis=-1, keepdims=True))
         g *= t
-    bands = _band_filters(num_bands).astype(np.float32)
+    bands = _band_filters(num_bands).astype(np.float32)  # (a copy: the cached array stays as it is)
     Hz = tf.transpose(g @ bands)  # [tap, batch]
     Hz = tf.reshape(tf.tile(Hz[:, :, np.newaxis], [1, 1, channels]), [-1, batch * channels, 1])
     x = tf.reshape(images, [1, -1, height, width])
@@ -319,3 +324,54 @@ def _filter_bands(images, p, imgfilter, band_mults, std, channels, height, width
             tf.nn.depthwise_conv2d(y, Hz[np.newaxis, :], [1, 1, 1, 1], "VALID"), Hz[:, np.newaxis], [1, 1, 1, 1],
             "VALID"), x)
     return tf.reshape(x, [-1, channels, height, width])
+
+# ----------------------------------------------------------------------------
+# The adaptive pipe for the training loop's slot (--aug ada|fixed).
+
+
+class AdaptiveAugment:
+    """`augment_pipeline` with strength p in a variable, for the training loop's slot for what D sees
+    (`--set augment.func_name=stylegan_tf.augment.AdaptiveAugment`, or train.py's --aug). With a `target`
+    (--aug ada) p follows stylegan2-ada's 'rt' heuristic: after every `minibatch_repeats` minibatches the loop
+    calls `update` with the sum and count of sign(D(real)) since the last call, and p moves by
+    nimg / (ada_kimg * 1000) towards more augmentation when r_t = E[sign(D(real))] > target, less otherwise
+    (never below 0). Without a target (--aug fixed) p stays at its initial value."""
+
+    def __init__(self, augpipe="bgc", p=0.0, target=None, ada_kimg=500, **pipeline_args):
+        if augpipe not in AUGPIPES:
+            raise ValueError("unknown augpipe %r (known: %s)" % (augpipe, ", ".join(AUGPIPES)))
+        self.augpipe, self.target, self.ada_kimg = augpipe, target, float(ada_kimg)
+        self.pipeline_args = dict(AUGPIPES[augpipe], **pipeline_args)
+        self.strength = tf.Variable(float(p), trainable=False, dtype=tf.float32, name="augment_strength")
+        self.rt = None
+
+    def __call__(self, images, labels):
+        return augment_pipeline(images, labels, strength=self.strength, **self.pipeline_args)
+
+    @property
+    def p(self):
+        return float(self.strength.numpy())
+
+    def update(self, stats, nimg):
+        """Adjust p from the reported 'Loss/signs/real' (sum, count) after `nimg` more real images."""
+        total, count = stats.get("Loss/signs/real", (0.0, 0.0))
+        if count <= 0:
+            return
+        self.rt = float(total) / float(count)
+        if self.target is not None:
+            step = nimg / (self.ada_kimg * 1000.0) * np.sign(self.rt - self.target)
+            self.strength.assign(max(self.p + step, 0.0))
+
+    def progress(self):
+        """Scalars for the tick line and TensorBoard (the official 'Progress/augment')."""
+        values = {"Progress/augment": self.p}
+        if self.rt is not None:
+            values["Progress/augment_rt"] = self.rt
+        return values
+
+    def get_state(self):
+        return dict(p=self.p, rt=self.rt)
+
+    def set_state(self, state):
+        self.strength.assign(float(state["p"]))
+        self.rt = state.get("rt")

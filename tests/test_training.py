@@ -366,6 +366,27 @@ def test_short_training_run(tmp_path):
 
 
 @pytest.mark.slow
+def test_ada_training_run(tmp_path):
+    """--aug ada: the pipe sits in the slot, p adapts every minibatch_repeats minibatches from sign(D(real)),
+    is printed per tick, written to TensorBoard and kept in the training state (restored on --resume)."""
+    res = train(tmp_path, "--total_kimg=0.2", "--aug=ada", "--target=0", "--ada_kimg=0.05", "--augpipe=bgcfnc")
+    run_dir = run_dirs(tmp_path)[-1]
+    assert run_dir.endswith("-ada-bgcfnc")
+    ticks = [line for line in res.stdout.splitlines() if line.startswith("tick ")]
+    assert ticks and all(" augment " in t and " augment_rt " in t for t in ticks), ticks
+    p_values, rt_values = read_scalars(run_dir, "Progress/augment"), read_scalars(run_dir, "Progress/augment_rt")
+    assert len(p_values) == len(ticks) and all(p >= 0 for p in p_values) and len(rt_values) == len(ticks)
+    assert max(p_values) > 0  # target 0: any D with r_t > 0 gets augmented
+    final_state = misc.load_pkl(os.path.join(run_dir, "training-state-final.pkl")) if os.path.exists(
+        os.path.join(run_dir, "training-state-final.pkl")) else None
+    states = sorted(f for f in os.listdir(run_dir) if f.startswith("training-state"))
+    state = final_state or misc.load_pkl(os.path.join(run_dir, states[-1]))
+    assert state["augment"]["p"] == pytest.approx(p_values[-1], abs=1e-6)
+    cfg = json.load(open(os.path.join(run_dir, "config.json")))
+    assert cfg["augment"]["func_name"] == "stylegan_tf.augment.AdaptiveAugment" and cfg["augment"]["target"] == 0
+
+
+@pytest.mark.slow
 def test_bf16_training_run(tmp_path):
     """The mixed-precision path (networks in bfloat16, float32 variables and losses) trains on CPU, here with
     micro-batches (--batch_gpu 4: the minibatch of 8 in 2 rounds), which train.py announces."""

@@ -239,3 +239,51 @@ def test_micro_batch_step_equals_whole_batch_with_mbstd_and_dlatent_avg():
             np.testing.assert_allclose(b[k], a[k], rtol=1e-5, atol=1e-6, err_msg=k)
     for k in ("Loss/D", "Loss/G", "Loss/r1_penalty", "Loss/scores/real", "Loss/scores/fake"):
         np.testing.assert_allclose(s2[k], s1[k], rtol=1e-4, err_msg=k)
+
+
+# ----------------------------------------------------------------------------
+# ADA through train.py (--aug, --p, --target, --augpipe, --ada_kimg).
+
+
+def test_train_py_aug_flags():
+    import train as train_script
+    from train import UsageError
+    assert train_script.augment_config(None, None, None, None, None) == (None, "")
+    group, desc = train_script.augment_config("ada", None, None, None, None)
+    assert group == dict(func_name="stylegan_tf.augment.AdaptiveAugment", augpipe="bgc", p=0.0, target=0.6,
+                         ada_kimg=500) and desc == "-ada"
+    group, desc = train_script.augment_config("fixed", 0.2, None, "bgcfnc", None)
+    assert group.p == 0.2 and group.target is None and desc == "-fixed-p0.2-bgcfnc"
+    for args, needle in [(("noaug", None, None, "bgc", None), "--augpipe needs --aug ada or --aug fixed"),
+                         ((None, 0.3, None, None, None), "--p needs --aug"),
+                         (("fixed", None, None, None, None), "--aug fixed needs --p"),
+                         (("ada", 0.2, None, None, None), "--p is for --aug fixed"),
+                         (("fixed", 0.2, 0.6, None, None), "--target is for --aug ada"),
+                         (("fixed", 1.5, None, None, None), "--p must be in [0, 1]"),
+                         (("ada", None, -0.1, None, None), "--target must be in [0, 1]"),
+                         (("ada", None, None, "bgcc", None), "did you mean bgc"),
+                         (("ada", None, None, None, 0), "--ada_kimg must be > 0")]:
+        with pytest.raises(UsageError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+            train_script.augment_config(*args)
+
+
+def test_adaptive_augment_rt_heuristic_and_state():
+    from stylegan_tf.augment import AdaptiveAugment
+    aug = AdaptiveAugment(target=0.6, ada_kimg=1)
+    assert aug.p == 0.0 and aug.pipeline_args["xflip"] == 1 and "imgfilter" not in aug.pipeline_args
+    aug.update({"Loss/signs/real": (9.0, 10.0)}, 500)  # r_t 0.9 > 0.6: D overfits, more augmentation
+    assert aug.p == pytest.approx(0.5) and aug.rt == pytest.approx(0.9)
+    aug.update({"Loss/signs/real": (2.0, 10.0)}, 200)  # r_t 0.2 < 0.6: less
+    assert aug.p == pytest.approx(0.3)
+    aug.update({"Loss/signs/real": (-10.0, 10.0)}, 5000)
+    assert aug.p == 0.0  # never below 0
+    aug.update({}, 100)  # nothing reported: unchanged
+    fixed = AdaptiveAugment(p=0.2)
+    fixed.update({"Loss/signs/real": (10.0, 10.0)}, 5000)
+    assert fixed.p == pytest.approx(0.2) and fixed.progress() == {"Progress/augment": pytest.approx(0.2),
+                                                                  "Progress/augment_rt": 1.0}
+    other = AdaptiveAugment(target=0.6)
+    other.set_state(aug.get_state() | {"p": 0.7})
+    assert other.p == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="unknown augpipe"):
+        AdaptiveAugment(augpipe="bgcq")

@@ -48,6 +48,7 @@ def _unscale(opt, value):
 def _real_fake_scores(G, D, minibatch_size, reals, labels):
     fakes = G.get_output_for(_latents(G, minibatch_size), labels, is_training=True)
     real_scores = autosummary("Loss/scores/real", fp32(D.get_output_for(reals, labels, is_training=True)))
+    autosummary("Loss/signs/real", tf.sign(real_scores))  # ADA's r_t (the augment slot's `update`)
     fake_scores = autosummary("Loss/scores/fake", fp32(D.get_output_for(fakes, labels, is_training=True)))
     return fakes, real_scores, fake_scores
 
@@ -149,6 +150,7 @@ def D_logistic_simplegp(G, D, opt, training_set, minibatch_size, reals, labels, 
     else:
         fake_scores = fp32(D.get_output_for(fakes, labels, is_training=True))
     real_scores = autosummary("Loss/scores/real", real_scores)
+    autosummary("Loss/signs/real", tf.sign(real_scores))
     fake_scores = autosummary("Loss/scores/fake", fake_scores)
     loss = tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores)  # [N, 1]
     for penalty in penalties:

@@ -461,6 +461,7 @@ def training_loop(run_dir, config=None, on_snapshot=None, strategy=None, **kwarg
                     for _D_repeat in range(config.D_repeats):
                         run.D_step(sched)
                     run.G_step(sched)
+                run.update_augment(sched.minibatch * config.minibatch_repeats)
                 # Perform maintenance tasks once per tick.
                 done = run.pos.cur_nimg >= config.total_kimg * 1000
                 if run.pos.cur_nimg >= run.tick_start_nimg + sched.tick_kimg * 1000 or done or stop.signum is not None:
@@ -497,6 +498,8 @@ class _TrainingRun:
         self.summary_writer = tf.summary.create_file_writer(run_dir) if self.is_chief else \
             tf.summary.create_noop_writer()
         self.stats = autosummary_lib.Accumulator()
+        self.augment_pipe = trainer.augment.pipe if trainer.augment is not None else None
+        self.augment_stats = autosummary_lib.Accumulator()
 
     def start(self, resume_state, state_path):
         """Position (fresh, from --resume_kimg / the snapshot name, or a training-state file) and the grid."""
@@ -519,6 +522,8 @@ class _TrainingRun:
                 print("Optimizer state in %s does not fit (%s): it starts fresh." % (state_path, e))
             np.random.set_state(resume_state["np_random_state"])
             seed = resume_state["seed"]
+            if resume_state.get("augment") is not None and hasattr(self.augment_pipe, "set_state"):
+                self.augment_pipe.set_state(resume_state["augment"])
         self.seed = seed
         self.total_nimg = config.total_kimg * 1000
         self.base_seed = np.int64(seed)
@@ -576,9 +581,17 @@ class _TrainingRun:
         reals, labels = self.feed.next()
         _, step_stats = step(reals, labels, self.lod, self._seed(), self.per_replica, self.Gs_beta)
         self.stats.add(step_stats)
+        if self.augment_pipe is not None:
+            self.augment_stats.add({k: v for k, v in step_stats.items() if k == "Loss/signs/real"})
         self.pos.step_index += 1
         self.pos.D_steps += 1
         self.pos.cur_nimg += sched.minibatch
+
+    def update_augment(self, nimg):
+        """The augment slot's pipe, if it adapts (`update(stats, nimg)`), sees what D said of the reals since
+        its last update (every minibatch_repeats minibatches, as stylegan2-ada tunes its p)."""
+        if self.augment_pipe is not None and hasattr(self.augment_pipe, "update"):
+            self.augment_pipe.update(self.augment_stats.sums(), nimg)
 
     def G_step(self, sched):
         _, step = self.trainer.steps(sched.lod, rounds=self.rounds)
@@ -609,13 +622,16 @@ class _TrainingRun:
             "Timing/sec_per_tick": tick_time, "Timing/sec_per_kimg": tick_time / max(tick_kimg, 1e-8),
             "Timing/maintenance_sec": self.maintenance_time, "Resources/peak_host_mem_gb": mem,
             "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0})
+        augment = self.augment_pipe.progress() if hasattr(self.augment_pipe, "progress") else {}
+        progress.update(augment)
         # ETA (not in the official line): the rest of the run at this tick's speed, maintenance included.
         eta = max(self.total_nimg - pos.cur_nimg, 0) / 1000.0 * (tick_time + self.maintenance_time) / max(tick_kimg, 1e-8)
         print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
-              "maintenance %-6.1f cpumem %-4.1f eta %s" % (
+              "maintenance %-6.1f cpumem %-4.1f eta %s%s" % (
                   pos.cur_tick, pos.cur_nimg / 1000.0, sched.lod, sched.minibatch, dnnlib.util.format_time(total_time),
                   tick_time, tick_time / max(tick_kimg, 1e-8), self.maintenance_time, mem,
-                  dnnlib.util.format_time(eta)), flush=True)
+                  dnnlib.util.format_time(eta), "".join(" %s %.3f" % (k.split("/")[-1], v) for k, v in augment.items())),
+              flush=True)
 
         config = self.config
         if self.is_chief and (pos.cur_tick % config.image_snapshot_ticks == 0 or done):
@@ -641,6 +657,7 @@ class _TrainingRun:
         legacy.save_pkl(dict(
             self.pos.state(), total_time=time.time() - self.start_time + self.resume_time,
             G_opt=trainer.G_opt.get_state(), D_opt=trainer.D_opt.get_state(), np_random_state=np.random.get_state(),
-            seed=self.seed), rundir.state_path_for(pkl))
+            seed=self.seed, augment=self.augment_pipe.get_state() if hasattr(self.augment_pipe, "get_state") else None),
+            rundir.state_path_for(pkl))
         legacy.save_pkl((trainer.G, trainer.D, trainer.Gs), pkl)
         return pkl

@@ -57,6 +57,12 @@ class Accumulator:
         """Report a host-side scalar."""
         self.add({name: (float(value), 1.0)})
 
+    def sums(self):
+        """{name: (sum, count)} since the last call, then reset (for consumers that weigh by count)."""
+        sums = OrderedDict((name, (s[0], s[1])) for name, s in self._sums.items())
+        self._sums.clear()
+        return sums
+
     def collect(self):
         """Means since the last collect(), then reset."""
         means = OrderedDict((name, s[0] / s[1]) for name, s in self._sums.items() if s[1] > 0)

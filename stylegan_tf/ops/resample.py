@@ -18,10 +18,14 @@ def _with_official_grads(forward, backward):
     `forward` again, as in the official code (not necessarily the exact adjoint)."""
     @tf.custom_gradient
     def func(x):
+        y = forward(x)
+
         @tf.custom_gradient
         def grad(dy):
-            return backward(dy), forward
-        return forward(x), grad
+            # Gradients that came through ops without static shapes (e.g. an image transform in front of D,
+            # differentiated twice for R1) get the shapes back that the resampling kernels need.
+            return backward(tf.ensure_shape(dy, y.shape)), lambda ddx: forward(tf.ensure_shape(ddx, x.shape))
+        return y, grad
     return func
 
 
