@@ -401,6 +401,8 @@ def run(opts):
     if augment is not None:
         c.augment = EasyDict(augment, **c.augment)  # --set augment.* on top
         c.desc += augment_desc
+    if opts.freezed:
+        c.desc += "-freezed%d" % opts.freezed
     data_dir = opts.data_dir
     demo = c.dataset.pop("demo", False)
     if demo:
@@ -425,18 +427,18 @@ def run(opts):
         print("  network-snapshot-NNNNNN.pkl (networks, for generate.py and run_metrics.py) and log.txt;")
         print("  curves: tensorboard --logdir %s" % run_dir)
         rundir.write_config(run_dir, dict(c, num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=opts.seed,
-                                          xla=opts.xla))
+                                          xla=opts.xla, batch_gpu=opts.batch_gpu, freezed=opts.freezed))
         on_snapshot = metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, c.dataset,
                                        c.train.get("mirror_augment", False), num_gpus)
         config = training_config(c, resume_pkl=resume_pkl, resume_kimg=opts.resume_kimg, data_dir=data_dir,
                                  xla=opts.xla, seed=opts.seed, stop_after_ticks=opts.stop_after_ticks,
-                                 batch_gpu=opts.batch_gpu)
+                                 batch_gpu=opts.batch_gpu, freezed=opts.freezed)
         try:
             final = training_loop.training_loop(run_dir, config, on_snapshot=on_snapshot, strategy=strategy)
         except training_loop.NonFiniteLossError as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 1
-        except images.GridConfigError as e:
+        except (images.GridConfigError, training_loop.ConfigError) as e:
             print("train.py: error: %s" % e, file=sys.stderr)
             return 2
         results = on_snapshot.group.get_results() if on_snapshot is not None else {}
@@ -473,6 +475,8 @@ def run(opts):
 @click.option("--batch_gpu", type=int, default=None, help="Images per replica per round: each replica runs its share of "
               "the minibatch in rounds of this size and accumulates gradients before one update (same update, less "
               "memory). Default: one round.")
+@click.option("--freezed", type=click.IntRange(min=0), default=0, help="Freeze-D: keep D's N highest-resolution "
+              "blocks (FromRGB included) fixed, for fine-tuning (default 0).")
 @click.option("--aug", type=click.Choice(["noaug", "ada", "fixed"]), default=None, help="Discriminator augmentation "
               "(ADA, stylegan2-ada): noaug (default: the official v1 loop), ada (p adapts towards --target), fixed "
               "(p = --p).")

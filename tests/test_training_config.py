@@ -1,6 +1,8 @@
 """The training loop's parts: TrainingConfig, the loss's phases, the pipeline slot for what D sees, and
 micro-batches (--batch_gpu) with their refusals."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -287,3 +289,37 @@ def test_adaptive_augment_rt_heuristic_and_state():
     assert other.p == pytest.approx(0.7)
     with pytest.raises(ValueError, match="unknown augpipe"):
         AdaptiveAugment(augpipe="bgcq")
+
+
+# ----------------------------------------------------------------------------
+# Freeze-D.
+
+
+def test_freeze_d_keeps_the_top_blocks_bit_identical():
+    """--freezed 1 on a 8x8 D: FromRGB_lod0 and the 8x8 block get no optimizer state and no update, the rest
+    trains; 2 would reach the 4x4 block (with the output layer) and is refused."""
+    from training.training_loop import ConfigError, frozen_D_vars
+    trainer = _tiny_trainer({})
+    D = trainer.D
+    frozen = frozen_D_vars(D, 1)
+    assert frozen == {n for n in D.trainables if n.startswith(("8x8/", "FromRGB_lod0/"))} and frozen
+    assert frozen_D_vars(D, 0) == set()
+    with pytest.raises(ConfigError, match="--freezed 2: D of a 8x8 network has 1 blocks above 4x4"):
+        frozen_D_vars(D, 2)
+    config = dataclasses.replace(trainer.config, freezed=1)
+    G, Gs = trainer.G, trainer.Gs
+    opt_kw = dict(learning_rate=0.01, beta1=0.0, beta2=0.99, epsilon=1e-8)
+    D_opt = tflib.Optimizer(name="TrainD", **opt_kw).build([v for n, v in D.trainables.items() if n not in frozen])
+    frozen_trainer = Trainer(tf.distribute.get_strategy(), G, D, Gs, trainer.G_opt, D_opt, config,
+                             type("DS", (), dict(label_size=0, dynamic_range=[0, 255]))())
+    assert len(frozen_trainer.D_vars) == len(D.trainables) - len(frozen) == len(D_opt._targets)
+    before = {k: v.numpy() for k, v in D.trainables.items()}
+    D_step, _ = frozen_trainer.steps(0.0)
+    reals = tf.constant(np.random.RandomState(0).randint(0, 256, size=(4, 1, 8, 8)).astype(np.uint8))
+    for i in range(2):
+        D_step(reals, tf.zeros([4, 0]), tf.constant(0.0), tf.constant([1, i], tf.int64), tf.constant(4),
+               tf.constant(0.9))
+    for name, var in D.trainables.items():
+        if name in frozen:
+            np.testing.assert_array_equal(var.numpy(), before[name], err_msg=name)
+    assert any(np.abs(D.trainables[n].numpy() - before[n]).max() > 0 for n in D.trainables if n not in frozen)

@@ -70,6 +70,8 @@ class TrainingConfig:
     seed: int = _flag(1000, "seed of weights, latents and data order", "--seed")
     stop_after_ticks: int = _flag(None, "stop (with a snapshot) after this many ticks of this process",
                                   "--stop_after_ticks")
+    freezed: int = _flag(0, "Freeze-D: the number of D's highest-resolution blocks (FromRGB included) that "
+                         "stay fixed (no optimizer state, no update)", "--freezed")
     batch_gpu: int = _flag(None, "per-replica micro-batch: each replica runs its share of the minibatch in rounds of "
                            "this many images and accumulates the gradients before one update (None: one round)",
                            "--batch_gpu")

@@ -202,6 +202,31 @@ def check_batch_gpu(batch_gpu, num_gpus, sched_args, resolution_log2, mbstd_grou
     return rows
 
 # ----------------------------------------------------------------------------
+# Freeze-D.
+
+
+class ConfigError(ValueError):
+    """A setting that does not fit the networks or the dataset (found once they are loaded)."""
+
+
+def frozen_D_vars(D, freezed):
+    """Names of D's trainables that Freeze-D (Mo et al. 2020; stylegan2-ada's --freezed) keeps fixed: the
+    `freezed` highest-resolution blocks, each its FromRGB and its convolutions ({res}x{res}/*,
+    FromRGB_lod{k} for the k-th block from the top). The 4x4 block (with the output layer) always trains."""
+    if not freezed:
+        return set()
+    res_log2 = int(np.log2(D.input_shapes[0][-1]))
+    blocks = res_log2 - 2
+    if freezed < 0 or freezed > blocks:
+        raise ConfigError("--freezed %d: D of a %dx%d network has %d blocks above 4x4 that can be frozen" % (
+            freezed, 2 ** res_log2, 2 ** res_log2, blocks))
+    prefixes = []
+    for k in range(freezed):
+        res = 2 ** (res_log2 - k)
+        prefixes += ["%dx%d/" % (res, res), "FromRGB_lod%d/" % k]
+    return {name for name in D.trainables if name.startswith(tuple(prefixes))}
+
+# ----------------------------------------------------------------------------
 # Training steps.
 
 
@@ -221,7 +246,7 @@ class Trainer:
         self.drange_data = training_set.dynamic_range
         self.skip_disconnected = skip_disconnected
         self.G_vars = list(G.trainables.values())
-        self.D_vars = list(D.trainables.values())
+        self.D_vars = [var for name, var in D.trainables.items() if name not in frozen_D_vars(D, config.freezed)]
         self.Gs_update = Gs.setup_as_moving_average_of(G)
         self.dlatent_avg = G.vars.get("dlatent_avg")  # G_style's tracked mean of w (None for G_paper)
         self._steps = {}
@@ -439,7 +464,12 @@ def training_loop(run_dir, config=None, on_snapshot=None, strategy=None, **kwarg
         G, D, Gs, resume_state, state_path = _load_or_construct_networks(config.resume_pkl, training_set,
                                                                          config.G_args, config.D_args)
         G_opt = tflib.Optimizer(name="TrainG", **config.G_opt_args).build(G.trainables)
-        D_opt = tflib.Optimizer(name="TrainD", **config.D_opt_args).build(D.trainables)
+        frozen = frozen_D_vars(D, config.freezed)
+        D_opt = tflib.Optimizer(name="TrainD", **config.D_opt_args).build(
+            [var for name, var in D.trainables.items() if name not in frozen])
+    if frozen:
+        print("Freeze-D (--freezed %d): %d of D's %d trainable variables stay fixed (%s)" % (
+            config.freezed, len(frozen), len(D.trainables), ", ".join(sorted({n.split("/")[0] for n in frozen}))))
     G.print_layers()
     D.print_layers()
     print_minibatch_summary(batch_rows, config.batch_gpu)
