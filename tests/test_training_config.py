@@ -323,3 +323,41 @@ def test_freeze_d_keeps_the_top_blocks_bit_identical():
         if name in frozen:
             np.testing.assert_array_equal(var.numpy(), before[name], err_msg=name)
     assert any(np.abs(D.trainables[n].numpy() - before[n]).max() > 0 for n in D.trainables if n not in frozen)
+
+
+# ----------------------------------------------------------------------------
+# Resuming a pickle into a dataset with other labels (fine-tuning).
+
+
+def test_fit_networks_to_dataset_copies_by_name_and_shape(capsys):
+    from training.training_loop import ConfigError, fit_networks_to_dataset
+    kw = dict(num_channels=1, resolution=8, fmap_base=32, fmap_max=8, latent_size=8, dlatent_size=8, mapping_fmaps=8,
+              mapping_layers=1)
+    G = tflib.Network("G", func_name="G_style", **kw)
+    D = tflib.Network("D", func_name="D_basic", **kw)
+    for net in (G, D):
+        for var in net.vars.values():
+            var.assign(np.asarray(np.random.RandomState(1).randn(*var.shape), np.float32))
+    Gs = G.clone("Gs")
+
+    class Mine:
+        shape = [1, 8, 8]
+        label_size = 0
+    same = fit_networks_to_dataset(G, D, Gs, Mine(), "net.pkl")
+    assert same == (G, D, Gs, False)  # nothing to adapt: the pickle's own networks
+    Mine.label_size = 3
+    G2, D2, Gs2, adapted = fit_networks_to_dataset(G, D, Gs, Mine(), "net.pkl")
+    out = capsys.readouterr().out
+    assert adapted and G2.input_shapes[1] == [None, 3] and D2.input_shapes[1] == [None, 3]
+    for old, new in ((G, G2), (D, D2), (Gs, Gs2)):
+        copied = [n for n, v in new.vars.items() if n in old.vars and tuple(old.vars[n].shape) == tuple(v.shape)]
+        assert len(copied) >= len(new.vars) - 2
+        for n in copied:
+            np.testing.assert_array_equal(new.vars[n].numpy(), old.vars[n].numpy(), err_msg=n)
+    assert np.abs(Gs2.get_var("dlatent_avg")).max() > 0  # the pickle's tracked mean of w
+    lines = [line for line in out.splitlines() if "variables copied" in line]
+    assert len(lines) == 3 and lines[1].startswith("D: ")
+    assert "Dense1/weight [8, 3]" in lines[1]
+    Mine.shape = [3, 16, 16]
+    with pytest.raises(ConfigError, match="net.pkl: the networks make 1x8x8 images .* the dataset holds 3x16x16"):
+        fit_networks_to_dataset(G, D, Gs, Mine(), "net.pkl")

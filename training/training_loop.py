@@ -403,7 +403,11 @@ def _load_or_construct_networks(resume_pkl, training_set, G_args, D_args):
     if resume_pkl is not None:
         print('Loading networks from "%s"...' % resume_pkl)
         G, D, Gs = legacy.load_pkl(resume_pkl)
+        G, D, Gs, adapted = fit_networks_to_dataset(G, D, Gs, training_set, resume_pkl)
         state_path = rundir.state_path_for(resume_pkl)
+        if adapted:
+            print("Networks adapted to the dataset's labels: optimizer state and data position start fresh.")
+            return G, D, Gs, None, state_path
         if os.path.isfile(state_path):
             return G, D, Gs, legacy.load_pkl(state_path), state_path
         print("No training state beside the snapshot (%s): optimizer state and data position start fresh."
@@ -414,6 +418,38 @@ def _load_or_construct_networks(resume_pkl, training_set, G_args, D_args):
     G = tflib.Network("G", num_channels=shape[0], resolution=shape[1], label_size=training_set.label_size, **G_args)
     D = tflib.Network("D", num_channels=shape[0], resolution=shape[1], label_size=training_set.label_size, **D_args)
     return G, D, G.clone("Gs"), None, None
+
+
+def fit_networks_to_dataset(G, D, Gs, training_set, source):
+    """A pickle's (G, D, Gs) for `training_set`: as they are when their image and label shapes are the
+    dataset's; for another label size (fine-tuning on a dataset with other classes, or none), new networks
+    with the pickle's architecture and the dataset's label size, every variable copied by name where name
+    and shape match (as stylegan2-ada's copy_params_and_buffers; dlatent_avg and Gs's averages included), the
+    others at their initial values and listed, one line per network. Images of another resolution or channel
+    count are refused (ConfigError naming both): no silent resize. Returns (G, D, Gs, adapted)."""
+    want = list(training_set.shape)
+    have = [int(d) for d in G.output_shape[1:]]
+    if have != want:
+        raise ConfigError("%s: the networks make %s images (channels x height x width), the dataset holds %s; "
+                          "fine-tuning needs the same resolution and channels" % (
+                              source, "x".join(map(str, have)), "x".join(map(str, want))))
+    label_size = int(training_set.label_size)
+    if int(G.input_shapes[1][1]) == label_size:
+        return G, D, Gs, False
+    nets = []
+    for net in (G, D, Gs):
+        new = tflib.Network(net.name, func_name=net.build_func_name, **dict(net.static_kwargs, label_size=label_size))
+        skipped = []
+        for name, var in new.vars.items():
+            src = net.vars.get(name)
+            if src is not None and tuple(src.shape) == tuple(var.shape):
+                var.assign(src)
+            else:
+                skipped.append("%s %s" % (name, list(var.shape)))
+        print("%s: %d of %d variables copied; initial values for %s" % (
+            net.name, len(new.vars) - len(skipped), len(new.vars), ", ".join(skipped) or "none"))
+        nets.append(new)
+    return nets[0], nets[1], nets[2], True
 
 
 class _DataFeed:
