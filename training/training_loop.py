@@ -261,8 +261,8 @@ class Trainer:
         return loss, tape.gradient(scaled, variables)
 
     def _accumulate(self, round_fn, seed, rounds, batched, opt, variables, loss_name):
-        """Run `round_fn(*batched_slices, minibatch)` -> per-sample loss once per micro-batch round and sum
-        the gradients. `batched`: this replica's per-image tensors (reals, labels), sliced per round.
+        """Run `round_fn(*batched_slices)` -> per-sample loss once per micro-batch round and sum the
+        gradients. `batched`: this replica's per-image tensors (reals, labels), sliced per round.
         Each round starts after the previous one's gradients exist (control dependency), so only one
         round's activations are alive at a time; its random draws are the unsplit batch's rows."""
         grads_sum = None
