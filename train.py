@@ -403,6 +403,8 @@ def run(opts):
         c.desc += augment_desc
     if opts.freezed:
         c.desc += "-freezed%d" % opts.freezed
+    if opts.freezeg or opts.freeze_mapping:
+        c.desc += "-freezeg%d%s" % (opts.freezeg, "m" if opts.freeze_mapping else "")
     data_dir = opts.data_dir
     demo = c.dataset.pop("demo", False)
     if demo:
@@ -427,12 +429,14 @@ def run(opts):
         print("  network-snapshot-NNNNNN.pkl (networks, for generate.py and run_metrics.py) and log.txt;")
         print("  curves: tensorboard --logdir %s" % run_dir)
         rundir.write_config(run_dir, dict(c, num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=opts.seed,
-                                          xla=opts.xla, batch_gpu=opts.batch_gpu, freezed=opts.freezed))
+                                          xla=opts.xla, batch_gpu=opts.batch_gpu, freezed=opts.freezed,
+                                          freezeg=opts.freezeg, freeze_mapping=opts.freeze_mapping))
         on_snapshot = metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, c.dataset,
                                        c.train.get("mirror_augment", False), num_gpus)
         config = training_config(c, resume_pkl=resume_pkl, resume_kimg=opts.resume_kimg, data_dir=data_dir,
                                  xla=opts.xla, seed=opts.seed, stop_after_ticks=opts.stop_after_ticks,
-                                 batch_gpu=opts.batch_gpu, freezed=opts.freezed)
+                                 batch_gpu=opts.batch_gpu, freezed=opts.freezed, freezeg=opts.freezeg,
+                                 freeze_mapping=opts.freeze_mapping)
         try:
             final = training_loop.training_loop(run_dir, config, on_snapshot=on_snapshot, strategy=strategy)
         except training_loop.NonFiniteLossError as e:
@@ -477,6 +481,9 @@ def run(opts):
               "memory). Default: one round.")
 @click.option("--freezed", type=click.IntRange(min=0), default=0, help="Freeze-D: keep D's N highest-resolution "
               "blocks (FromRGB included) fixed, for fine-tuning (default 0).")
+@click.option("--freezeg", type=click.IntRange(min=0), default=0, help="Freeze-G: keep G's N lowest-resolution "
+              "synthesis blocks fixed (default 0).")
+@cli.bool_option("--freeze_mapping", help="Freeze-G: keep G's mapping network fixed.")
 @click.option("--aug", type=click.Choice(["noaug", "ada", "fixed"]), default=None, help="Discriminator augmentation "
               "(ADA, stylegan2-ada): noaug (default: the official v1 loop), ada (p adapts towards --target), fixed "
               "(p = --p).")

@@ -361,3 +361,29 @@ def test_fit_networks_to_dataset_copies_by_name_and_shape(capsys):
     Mine.shape = [3, 16, 16]
     with pytest.raises(ConfigError, match="net.pkl: the networks make 1x8x8 images .* the dataset holds 3x16x16"):
         fit_networks_to_dataset(G, D, Gs, Mine(), "net.pkl")
+
+
+def test_freeze_g_keeps_mapping_and_low_blocks_bit_identical():
+    from training.training_loop import ConfigError, frozen_G_vars
+    trainer = _tiny_trainer({})
+    G = trainer.G  # 8x8: blocks 4x4 and 8x8
+    low = frozen_G_vars(G, 1)
+    assert low == {n for n in G.trainables if n.startswith(("G_synthesis/4x4/", "G_synthesis/ToRGB_lod1/"))}
+    mapping = frozen_G_vars(G, 0, freeze_mapping=True)
+    assert mapping == {n for n in G.trainables if n.startswith("G_mapping/")} and mapping
+    with pytest.raises(ConfigError, match="--freezeg 2: G of a 8x8 network has 1 blocks"):
+        frozen_G_vars(G, 2)
+    config = dataclasses.replace(trainer.config, freezeg=1, freeze_mapping=True)
+    frozen = low | mapping
+    opt_kw = dict(learning_rate=0.01, beta1=0.0, beta2=0.99, epsilon=1e-8)
+    G_opt = tflib.Optimizer(name="TrainG", **opt_kw).build([v for n, v in G.trainables.items() if n not in frozen])
+    frozen_trainer = Trainer(tf.distribute.get_strategy(), G, trainer.D, trainer.Gs, G_opt, trainer.D_opt, config,
+                             type("DS", (), dict(label_size=0, dynamic_range=[0, 255]))())
+    before = {k: v.numpy() for k, v in G.trainables.items()}
+    _, G_step = frozen_trainer.steps(0.0)
+    for i in range(2):
+        G_step(tf.constant(0.0), tf.constant([2, i], tf.int64), tf.constant(4))
+    for name, var in G.trainables.items():
+        if name in frozen:
+            np.testing.assert_array_equal(var.numpy(), before[name], err_msg=name)
+    assert any(np.abs(G.trainables[n].numpy() - before[n]).max() > 0 for n in G.trainables if n not in frozen)

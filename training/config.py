@@ -72,6 +72,9 @@ class TrainingConfig:
                                   "--stop_after_ticks")
     freezed: int = _flag(0, "Freeze-D: the number of D's highest-resolution blocks (FromRGB included) that "
                          "stay fixed (no optimizer state, no update)", "--freezed")
+    freezeg: int = _flag(0, "Freeze-G: the number of G's lowest-resolution synthesis blocks (4x4 first, ToRGB "
+                         "included) that stay fixed", "--freezeg")
+    freeze_mapping: bool = _flag(False, "Freeze-G: keep G's mapping network fixed", "--freeze_mapping")
     batch_gpu: int = _flag(None, "per-replica micro-batch: each replica runs its share of the minibatch in rounds of "
                            "this many images and accumulates the gradients before one update (None: one round)",
                            "--batch_gpu")

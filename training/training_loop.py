@@ -226,6 +226,22 @@ def frozen_D_vars(D, freezed):
         prefixes += ["%dx%d/" % (res, res), "FromRGB_lod%d/" % k]
     return {name for name in D.trainables if name.startswith(tuple(prefixes))}
 
+
+def frozen_G_vars(G, freezeg, freeze_mapping=False):
+    """Names of G's trainables that Freeze-G (as FreezeG does it) keeps fixed: the mapping network with
+    `freeze_mapping`, and the `freezeg` lowest-resolution synthesis blocks (4x4 first), each its layers and
+    its ToRGB. The highest-resolution block always trains."""
+    prefixes = ["G_mapping/"] if freeze_mapping else []
+    if freezeg:
+        res_log2 = int(np.log2(G.output_shape[-1]))
+        if freezeg < 0 or freezeg > res_log2 - 2:
+            raise ConfigError("--freezeg %d: G of a %dx%d network has %d blocks below its top one that can be frozen"
+                              % (freezeg, 2 ** res_log2, 2 ** res_log2, res_log2 - 2))
+        for k in range(freezeg):
+            res = 4 << k
+            prefixes += ["G_synthesis/%dx%d/" % (res, res), "G_synthesis/ToRGB_lod%d/" % (res_log2 - 2 - k)]
+    return {name for name in G.trainables if name.startswith(tuple(prefixes))}
+
 # ----------------------------------------------------------------------------
 # Training steps.
 
@@ -245,7 +261,8 @@ class Trainer:
         self.labels = _LabelSource(training_set)
         self.drange_data = training_set.dynamic_range
         self.skip_disconnected = skip_disconnected
-        self.G_vars = list(G.trainables.values())
+        frozen_G = frozen_G_vars(G, config.freezeg, config.freeze_mapping)
+        self.G_vars = [var for name, var in G.trainables.items() if name not in frozen_G]
         self.D_vars = [var for name, var in D.trainables.items() if name not in frozen_D_vars(D, config.freezed)]
         self.Gs_update = Gs.setup_as_moving_average_of(G)
         self.dlatent_avg = G.vars.get("dlatent_avg")  # G_style's tracked mean of w (None for G_paper)
@@ -499,13 +516,17 @@ def training_loop(run_dir, config=None, on_snapshot=None, strategy=None, **kwarg
     with strategy.scope():
         G, D, Gs, resume_state, state_path = _load_or_construct_networks(config.resume_pkl, training_set,
                                                                          config.G_args, config.D_args)
-        G_opt = tflib.Optimizer(name="TrainG", **config.G_opt_args).build(G.trainables)
+        frozen_G = frozen_G_vars(G, config.freezeg, config.freeze_mapping)
+        G_opt = tflib.Optimizer(name="TrainG", **config.G_opt_args).build(
+            [var for name, var in G.trainables.items() if name not in frozen_G])
         frozen = frozen_D_vars(D, config.freezed)
         D_opt = tflib.Optimizer(name="TrainD", **config.D_opt_args).build(
             [var for name, var in D.trainables.items() if name not in frozen])
-    if frozen:
-        print("Freeze-D (--freezed %d): %d of D's %d trainable variables stay fixed (%s)" % (
-            config.freezed, len(frozen), len(D.trainables), ", ".join(sorted({n.split("/")[0] for n in frozen}))))
+    for what, net, names in (("Freeze-D", D, frozen), ("Freeze-G", G, frozen_G)):
+        if names:
+            groups = sorted({"/".join(n.split("/")[:-2 if n.startswith("G_synthesis/") else 1]) for n in names})
+            print("%s: %d of %s's %d trainable variables stay fixed (%s)" % (
+                what, len(names), net.name, len(net.trainables), ", ".join(groups)))
     G.print_layers()
     D.print_layers()
     print_minibatch_summary(batch_rows, config.batch_gpu)
