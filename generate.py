@@ -445,10 +445,11 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
 
 
 ERROR_TYPES = (ValueError, RuntimeError, OSError)  # DirectionError is a ValueError
+cli.with_error_types(command, ERROR_TYPES)  # one line under `stylegan-tf generate` too
 
 
 def main(argv=None):
-    cli.main(command, argv, prog_name="generate.py", error_types=ERROR_TYPES)
+    cli.main(command, argv, prog_name="generate.py")
 
 
 if __name__ == "__main__":

@@ -309,10 +309,11 @@ def command(network, targets, lpips_path, space, num_steps, save_video, resize, 
 
 
 ERROR_TYPES = (ValueError, RuntimeError, OSError)
+cli.with_error_types(command, ERROR_TYPES)  # one line under `stylegan-tf project` too
 
 
 def main(argv=None):
-    cli.main(command, argv, prog_name="projector.py", error_types=ERROR_TYPES)
+    cli.main(command, argv, prog_name="projector.py")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import sys
 import click
 
 from dnnlib import cli
+from stylegan_tf.data import DEFAULT_DATA_DIR
 
 PROG_NAME = "run_metrics.py"
 
@@ -38,7 +39,10 @@ def _metric_list(spec, num_samples):
         raise UsageError("--metrics is empty")
     out = []
     for name in names:
-        args = metric_base.get_metric_args(name)
+        try:
+            args = metric_base.get_metric_args(name)
+        except metric_base.MetricError as e:
+            raise UsageError("--metrics: %s%s" % (e, cli.suggestion(name, metric_base.metric_names()))) from None
         if num_samples is not None:
             if num_samples < 2:
                 raise UsageError("--num_samples must be >= 2")
@@ -99,6 +103,7 @@ def run(opts):
     mirror = opts.mirror_augment  # None: the run's setting
     if run_dir is None and mirror is None:
         mirror = False
+    data_dir = opts.data_dir if opts.data_dir is not None or run_dir is not None else DEFAULT_DATA_DIR
     log_dir = run_dir if run_dir is not None else opts.result_dir
     strategy = None
     if opts.gpus > 1:
@@ -117,7 +122,7 @@ def run(opts):
                              ", ".join(needs_reals), "s" if len(needs_reals) == 1 else "", network_pkl))
     print("Evaluating %s on %s..." % (", ".join(m.name for m in group.metrics), network_pkl), flush=True)
     try:
-        group.run(network_pkl, run_dir=log_dir, data_dir=opts.data_dir, dataset_args=dataset_args,
+        group.run(network_pkl, run_dir=log_dir, data_dir=data_dir, dataset_args=dataset_args,
                   mirror_augment=mirror, num_gpus=opts.gpus)
     except FeatureNetworkError as e:
         raise metric_base.MetricError(str(e)) from None
@@ -132,7 +137,8 @@ def run(opts):
 @click.option("--metrics", default="fid50k", show_default=True, help="Comma-separated metric names.")
 @click.option("--dataset", default=None, help="TFRecord dataset directory (relative to --data_dir); default: the "
               "run's configuration.")
-@click.option("--data_dir", default=None, help="Root directory of datasets.")
+@click.option("--data_dir", default=None, help="Root directory of datasets (default: the run's, else %s)."
+              % DEFAULT_DATA_DIR)
 @cli.bool_option("--mirror_augment", default=None, help="Mirror the reals (default: the run's setting, else 0).")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Number of GPUs (replicas of a MirroredStrategy).")
@@ -174,7 +180,7 @@ def main(argv=None):
     """Parse argv (argv[0] is the program name; default sys.argv) and run; returns the exit code (0 ok,
     1 a failed metric or a bad file, 2 a bad command line)."""
     argv = list(sys.argv if argv is None else argv)
-    return cli.run(command, argv[1:], prog_name=PROG_NAME, error_types=_error_types)
+    return cli.run(command, argv[1:], prog_name=PROG_NAME)
 
 
 def _error_types():
@@ -182,6 +188,9 @@ def _error_types():
     from metrics.feature_nets import FeatureNetworkError
     from metrics.metric_base import MetricError
     return MetricError, FeatureNetworkError
+
+
+cli.with_error_types(command, _error_types)  # one line under `stylegan-tf metrics` too
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import click
 
 import dnnlib
 from dnnlib import EasyDict, cli
+from stylegan_tf.data import DEFAULT_DATA_DIR
 
 
 def base_config():
@@ -387,7 +388,7 @@ def run(opts):
                help=__doc__.replace("\n\n    ", "\n\n\b\n    ", 1))
 @click.option("--dataset", default=None, help="TFRecord directory name under --data_dir (default: the built-in demo "
               "dataset).")
-@click.option("--data_dir", default="datasets", show_default=True, help="Root directory of the datasets.")
+@click.option("--data_dir", default=DEFAULT_DATA_DIR, show_default=True, help="Root directory of the datasets.")
 @click.option("--result_dir", default="results", show_default=True, help="Root directory of the run directories.")
 @click.option("--gpus", type=int, default=None, help="Number of replicas (GPUs; on a machine without GPUs, logical "
               "CPU devices). Default: all visible GPUs, else 1.")

@@ -2,7 +2,9 @@
 
 - One-line errors: `prog: error: <message>` on stderr, exit status 2 for a bad command line (unknown or
   misspelled option, with the nearest valid name suggested; bad value; missing flag) and 1 for a bad
-  file or a failed job. `--help` exits 0.
+  file or a failed job. `--help` exits 0. A command names its library's own error classes in its
+  `error_types` attribute (`with_error_types`), so that they are one line whichever way it is started
+  (`python X.py`, `stylegan-tf X`); `--verbose` adds the traceback above the line.
 - Boolean options (`bool_option`) take the usual spellings: `--flag`, `--flag=1`, `--flag 0`,
   `--flag=yes/no/true/false/on/off`, and absl's `--noflag`; a bare `--flag` never swallows the
   positional argument after it.
@@ -150,6 +152,38 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
+def with_error_types(command, error_types):
+    """Attach the exception classes that `command` reports in one line (exit status 1): a tuple, or a
+    function returning one (called only when an error occurs, so that `--help` imports nothing)."""
+    command.error_types = error_types
+    return command
+
+
+def _selected_command(command, args):
+    """The (sub)command that `args` select, through nested groups (without importing other tools)."""
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+        sub = command.get_command(click.Context(command), args[0])
+        if sub is None:
+            break
+        command, args = sub, args[1:]
+    return command
+
+
+def _error_types(*sources):
+    types = ()
+    for source in sources:
+        source = source() if callable(source) and not isinstance(source, type) else source
+        types += tuple(source or ())
+    return types
+
+
+def _report(prog, message, verbose_traceback=True):
+    if verbose_traceback and is_verbose():
+        import traceback
+        traceback.print_exc()
+    print("%s: error: %s" % (prog, _one_line(message)), file=sys.stderr)
+
+
 def run(command, argv=None, prog_name=None, error_types=()):
     """Run a click command as a program: one-line errors, exit status 0/1/2, never a traceback for
     a bad command line or for one of `error_types` (the library's own error classes; or a function
@@ -157,6 +191,10 @@ def run(command, argv=None, prog_name=None, error_types=()):
     args = list(sys.argv[1:] if argv is None else argv)
     prog = prog_name or os.path.basename(sys.argv[0] or command.name or "stylegan-tf")
     args = _normalize(command, args)
+    try:
+        selected = _selected_command(command, args)
+    except click.ClickException:
+        selected = command
     try:
         command.main(args, prog_name=prog, standalone_mode=False)
         code = 0
@@ -166,15 +204,15 @@ def run(command, argv=None, prog_name=None, error_types=()):
         print("%s: interrupted" % prog, file=sys.stderr)
         code = 130
     except click.ClickException as e:
-        print("%s: error: %s" % (prog, _one_line(e.format_message())), file=sys.stderr)
+        _report(prog, e.format_message(), verbose_traceback=isinstance(e, CommandError))
         code = e.exit_code
     except KeyboardInterrupt:
         print("%s: interrupted" % prog, file=sys.stderr)
         code = 130
     except Exception as e:
-        if not isinstance(e, tuple(error_types() if callable(error_types) else error_types)):
+        if not isinstance(e, _error_types(error_types, getattr(selected, "error_types", ()))):
             raise
-        print("%s: error: %s" % (prog, _one_line(e)), file=sys.stderr)
+        _report(prog, e)
         code = 1
     return code
 
