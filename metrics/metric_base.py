@@ -348,12 +348,22 @@ class MetricGroup:
             args.update(common_kwargs)
             self.metrics.append(dnnlib.util.call_func_by_name(**args))
 
-    def run(self, network_pkl, *args, Gs=None, **kwargs):
+    def run(self, network_pkl, *args, Gs=None, on_unavailable=None, **kwargs):
+        """Run every metric on the pickle. With `on_unavailable(metric, error)`, a metric whose feature
+        network cannot be had (FeatureNetworkError: offline, missing file, bad checksum) is reported
+        there and dropped from the group instead of raising (training goes on without it)."""
         if Gs is None and self.metrics:
             strategy = self.metrics[0]._get_strategy(kwargs.get("num_gpus", 1))
             Gs = load_generator(network_pkl, strategy)
-        for metric in self.metrics:
-            metric.run(network_pkl, *args, Gs=Gs, **kwargs)
+        from metrics.feature_nets import FeatureNetworkError
+        for metric in list(self.metrics):
+            try:
+                metric.run(network_pkl, *args, Gs=Gs, **kwargs)
+            except FeatureNetworkError as e:
+                if on_unavailable is None:
+                    raise
+                self.metrics.remove(metric)
+                on_unavailable(metric, e)
 
     def get_result_str(self):
         return " ".join(metric.get_result_str() for metric in self.metrics)
