@@ -356,10 +356,12 @@ def run(figure_name, args):
     """Draw the figure(s) chosen on the command line (see make_cli)."""
     args.figure = figure_name
     tool.check_outdir("--result_dir", args.result_dir)
+    figures = FIGURE_ORDER if args.figure == "all" else [args.figure]
+    for figure in figures:  # a missing local pickle is refused before TensorFlow starts
+        tool.check_network_arg("--network", _network_for(args, figure))
     cli.import_tensorflow()
     from stylegan_tf import api
 
-    figures = FIGURE_ORDER if args.figure == "all" else [args.figure]
     # Load every network and validate every figure before writing anything.
     networks, jobs = {}, []
     for figure in figures:

@@ -36,6 +36,7 @@ def command(network, seed, psi, cutoff, noise, result_dir, output, cache_dir, qu
     if not output or os.path.basename(output) != output:
         raise click.BadParameter("expected a file name, got %r" % output, param_hint="--output")
     tool.check_outdir("--result_dir", result_dir)
+    tool.check_network_arg("--network", network)
     cli.import_tensorflow()
     import numpy as np
     from stylegan_tf import api

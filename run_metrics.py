@@ -67,7 +67,7 @@ def _resolve_network(opts):
             raise UsageError("--snapshot needs --network to name a run, not a pickle")
         return net, None
     if net.endswith(".pkl"):
-        raise UsageError("network pickle not found: %s" % net)
+        raise UsageError("--network: network pickle not found: %s" % net)
     try:
         run_dir = rundir.locate_run_dir(net, opts.result_dir)
         return rundir.locate_network_pkl(run_dir, opts.snapshot, opts.result_dir), run_dir
@@ -77,6 +77,7 @@ def _resolve_network(opts):
 
 def run(opts):
     """Evaluate the metrics (see `command`)."""
+    network_pkl, run_dir = _resolve_network(opts)  # a missing pickle or run is refused before TensorFlow starts
     tf = cli.import_tensorflow()
     from metrics import metric_base
     from metrics.feature_nets import FeatureNetworkError
@@ -96,7 +97,6 @@ def run(opts):
         for args in ls_args:
             args.directions_dir = opts.directions
             args.directions_ratio = opts.directions_ratio
-    network_pkl, run_dir = _resolve_network(opts)
     dataset_args = None
     if opts.dataset is not None:
         dataset_args = dict(tfrecord_dir=opts.dataset, shuffle_mb=0)

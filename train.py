@@ -409,6 +409,8 @@ def check_override_keys(c, overrides):
 def run(opts):
     """Train with the command line's options (see `command`)."""
     opts = apply_resume_settings(opts)
+    if opts.resume and not os.path.exists(opts.resume):
+        raise UsageError("--resume: no such snapshot or run directory: %s" % opts.resume)
     if opts.gpus is not None and opts.gpus < 1:
         raise UsageError("--gpus must be >= 1, got %d" % opts.gpus)
     if opts.total_kimg is not None and opts.total_kimg <= 0:

@@ -85,6 +85,8 @@ def train_classifier(dset, attrib_idx, total_images, minibatch=8, lrate=1e-3, be
 
 def run(opts):
     """Train the classifiers (see `command`)."""
+    if not os.path.isdir(os.path.join(opts.data_dir, opts.dataset)):
+        raise UsageError("--dataset: no such dataset directory: %s" % os.path.join(opts.data_dir, opts.dataset))
     cli.import_tensorflow()
     from stylegan_tf import legacy
     from stylegan_tf.data import reader as dataset

@@ -18,6 +18,12 @@ OFFICIAL_URLS = {
     "cats": "https://drive.google.com/uc?id=1MQywl0FNt6lHu8E_EUqnRbviagS7fbiJ",      # ...-cats-256x256.pkl
 }
 
+# NVIDIA's LPIPS-VGG16 (the network the official v1 PPL loads), from NVIDIA's CDN: projector.py's default
+# --lpips. (metrics.feature_nets.OFFICIAL_LPIPS_PKL_URL is the same file on Google Drive.) No digest is
+# published: the download cache records the first copy's SHA-256 and checks it on every later use, and
+# the loader checks every weight's name and shape.
+LPIPS_PKL_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/vgg16_zhang_perceptual.pkl"
+
 PSI_RANGE = (-2.0, 2.0)
 STYLE_ROW_PATTERN = ("coarse", "coarse", "coarse", "middle", "middle", "fine")  # the paper's Figure 3 rows
 
