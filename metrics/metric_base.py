@@ -68,6 +68,11 @@ class MetricError(Exception):
     """A metric cannot run: bad network pickle, dataset, feature network or arguments."""
 
 
+class FeatureNetworkUnavailable(MetricError):
+    """A metric's feature network (Inception, LPIPS, LS classifiers) is not given, cannot be downloaded or
+    read, or has the wrong checksum: the metric cannot run, but others can (see MetricGroup.run)."""
+
+
 # ----------------------------------------------------------------------------
 # Base class for metrics.
 
@@ -350,16 +355,15 @@ class MetricGroup:
 
     def run(self, network_pkl, *args, Gs=None, on_unavailable=None, **kwargs):
         """Run every metric on the pickle. With `on_unavailable(metric, error)`, a metric whose feature
-        network cannot be had (FeatureNetworkError: offline, missing file, bad checksum) is reported
-        there and dropped from the group instead of raising (training goes on without it)."""
+        network cannot be had (FeatureNetworkUnavailable: not given, offline, missing file, bad checksum) is
+        reported there and dropped from the group instead of raising (training goes on without it)."""
         if Gs is None and self.metrics:
             strategy = self.metrics[0]._get_strategy(kwargs.get("num_gpus", 1))
             Gs = load_generator(network_pkl, strategy)
-        from metrics.feature_nets import FeatureNetworkError
         for metric in list(self.metrics):
             try:
                 metric.run(network_pkl, *args, Gs=Gs, **kwargs)
-            except FeatureNetworkError as e:
+            except FeatureNetworkUnavailable as e:
                 if on_unavailable is None:
                     raise
                 self.metrics.remove(metric)

@@ -100,3 +100,204 @@ def test_non_pickle_refused_in_process(tmp_path, capfd, monkeypatch, sub, script
         code = cli.run(command, prefix + argv, prog_name=prog)
         err = capfd.readouterr().err
         _check_refusal(subprocess.CompletedProcess([], code, "", err), prog, "notpkl.pkl", tmp_path, prog)
+
+
+# ----------------------------------------------------------------------------
+# Resume keeps the run.
+
+TINY = ["--set=G.fmap_base=64", "--set=G.fmap_max=16", "--set=G.latent_size=16", "--set=G.dlatent_size=16",
+        "--set=G.mapping_fmaps=16", "--set=G.mapping_layers=2", "--set=D.fmap_base=64", "--set=D.fmap_max=16",
+        "--set=sched.minibatch_base=8", "--set=sched.lod_training_kimg=0.1", "--set=sched.lod_transition_kimg=0.1",
+        "--set=sched.tick_kimg_base=0.1", "--set=grid.size='4x2'"]  # the 16x16 grey demo, tiny networks
+
+
+@pytest.mark.slow
+def test_resume_hint_continues_the_run(tmp_path):
+    """Stopped after one tick, train.py prints a command; run as printed (in the same working directory,
+    without any of the original flags), it finishes that run in its own directory at its own total_kimg."""
+    cmd = [sys.executable, os.path.join(ROOT, "train.py"), "--result_dir", "rsig", "--total_kimg=0.2",
+           "--stop_after_ticks=1"] + TINY
+    res = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    hint = [line for line in res.stdout.splitlines() if line.startswith("To continue this run")]
+    assert hint and hint[0].endswith(": python train.py --resume rsig/00000-sgan-demo"), res.stdout[-2000:]
+    assert os.listdir(tmp_path / "rsig") == ["00000-sgan-demo"]
+    assert not (tmp_path / "rsig" / "00000-sgan-demo" / "network-final.pkl").exists()
+    argv = shlex.split(hint[0].split(": ", 1)[1])
+    assert argv[:2] == ["python", "train.py"]
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "train.py")] + argv[2:], cwd=str(tmp_path),
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run_dir = tmp_path / "rsig" / "00000-sgan-demo"
+    assert os.listdir(tmp_path / "rsig") == ["00000-sgan-demo"] and not (tmp_path / "results").exists()
+    assert (run_dir / "network-final.pkl").exists() and "Done: rsig/00000-sgan-demo/network-final.pkl" in res.stdout
+    ticks = [line.split() for line in res.stdout.splitlines() if line.startswith("tick ")]
+    assert float(ticks[-1][3]) <= 0.3, ticks  # the run's 0.2 kimg, not the demo's 30
+    recorded = json.load(open(run_dir / "config.json"))
+    assert recorded["command_line"]["total_kimg"] == 0.2 and recorded["command_line"]["set"] == [a[6:] for a in TINY]
+    assert recorded["train"]["total_kimg"] == 0.2 and recorded["G"]["fmap_base"] == 64
+    log = (run_dir / "log.txt").read_text()
+    assert log.count("Run directory: rsig/00000-sgan-demo") == 2  # one log, appended
+
+
+def _train_in_process(tmp_path, capfd, *args):
+    import train as train_script
+    capfd.readouterr()
+    code = cli.run(train_script.command, ["--result_dir", str(tmp_path / "results")] + list(args), prog_name="train.py")
+    return code, capfd.readouterr().err
+
+
+def test_resume_refuses_mismatched_pickle_up_front(tmp_path, capfd):
+    """A 16x16 RGB (G, D, Gs) pickle on the 16x16 grey, 10-class demo dataset: one line naming both shapes,
+    exit 1, no run directory (was a 110-line TypeError from tf.function after an empty run directory)."""
+    import dnnlib.tflib as tflib
+    from stylegan_tf import legacy
+    kwargs = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16, latent_size=16, dlatent_size=16,
+                  mapping_fmaps=16)
+    G = tflib.Network("G", func_name="training.networks_stylegan.G_style", **kwargs)
+    D = tflib.Network("D", func_name="training.networks_stylegan.D_basic", num_channels=3, resolution=16,
+                      fmap_base=64, fmap_max=16)
+    pkl = str(tmp_path / "rgb16.pkl")
+    legacy.save_pkl((G, D, G.clone("Gs")), pkl)
+    code, err = _train_in_process(tmp_path, capfd, "--resume", pkl)
+    assert code == 1 and err.count("\n") == 1, err
+    assert "[3, 16, 16] (CHW) with 0 labels" in err and "holds [1, 16, 16] with 10 labels" in err, err
+    legacy.save_pkl(G.clone("Gs"), pkl)  # a generator alone cannot be trained on
+    code, err = _train_in_process(tmp_path, capfd, "--resume", pkl)
+    assert code == 1 and "holds only a generator" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "results").exists()
+
+
+# ----------------------------------------------------------------------------
+# Defaults for your own data.
+
+
+def test_defaults_for_your_own_data():
+    """Own dataset: download-free SWD, the dataset in the run's name; paper presets keep fid50k; one data_dir."""
+    import run_metrics
+    import train as train_script
+    import train_ls_classifiers
+    from stylegan_tf.data import DEFAULT_DATA_DIR
+    c = train_script.build_config("stylegan", 1, dataset="mine")
+    assert c.desc == "sgan-mine-1gpu" and c.metrics == ["swd2k"]
+    assert train_script.build_config("stylegan,mix50", 2, dataset="photos/mine/").desc == "sgan-mine-mix50-2gpu"
+    assert train_script.build_config("pgan", 1, dataset="mine").desc.startswith("pgan-mine-1gpu")
+    for preset in ("ffhq", "ffhq512", "ffhq256", "celebahq", "bedroom", "car", "cat"):
+        c = train_script.build_config(preset, 8)
+        assert c.metrics == ["fid50k"] and c.desc == "sgan-%s-8gpu" % preset
+    assert train_script.build_config("ffhq", 8, dataset="ffhq").desc == "sgan-ffhq-8gpu"
+    assert train_script.build_config("stylegan", 1, dataset="mine", metrics="fid50k").metrics == ["fid50k"]
+    defaults = {tool.__name__: next(p.default for p in tool.command.params if p.name == "data_dir")
+                for tool in (train_script, train_ls_classifiers)}
+    assert set(defaults.values()) == {DEFAULT_DATA_DIR}, defaults
+    assert DEFAULT_DATA_DIR in next(p.help for p in run_metrics.command.params if p.name == "data_dir")
+
+
+def test_metric_without_feature_network_warns_once(tmp_path, capfd):
+    """A snapshot metric whose feature network cannot be downloaded: one warning naming the metric and the
+    later command, then the run goes on without it; the other metrics still run."""
+    import train as train_script
+    from metrics import metric_base, standins
+    pkl = str(tmp_path / "network-snapshot-000000.pkl")
+    standins.make_generator_pkl(pkl, resolution=16)
+    on_snapshot = train_script.metrics_callback(
+        [metric_base.get_metric_args("ppl_wend_1k"), metric_base.get_metric_args("dummy")],
+        dict(lpips="http://127.0.0.1:9/vgg16_zhang_perceptual.pkl", cache_dir=str(tmp_path / "cache"),
+             progress=False), str(tmp_path), None, {}, False, 1)
+    capfd.readouterr()
+    on_snapshot(pkl)
+    on_snapshot(pkl)
+    err = capfd.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "metric ppl_wend_1k skipped" in warnings[0], err
+    assert "run_metrics.py --network %s --metrics ppl_wend_1k" % tmp_path in warnings[0]
+    assert len((tmp_path / "metric-dummy.txt").read_text().splitlines()) == 2
+    assert not (tmp_path / "metric-ppl_wend_1k.txt").exists()
+
+
+def test_run_metrics_data_dir_default(tmp_path, capfd, monkeypatch):
+    """run_metrics.py on a pickle looks for --dataset under the shared default data_dir."""
+    import run_metrics
+    from metrics import standins
+    standins.make_generator_pkl(str(tmp_path / "g.pkl"), resolution=16)
+    monkeypatch.chdir(tmp_path)
+    capfd.readouterr()
+    code = run_metrics.main(["run_metrics.py", "--network", "g.pkl", "--dataset", "mine", "--metrics", "swd2k"])
+    err = capfd.readouterr().err
+    assert code == 1 and os.path.join("datasets", "mine") in err and err.count("\n") == 1, err
+
+
+# ----------------------------------------------------------------------------
+# The projector's feature network.
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_projector_fetches_lpips_through_the_cache(tmp_path, capfd, monkeypatch):
+    """--lpips defaults to NVIDIA's vgg16_zhang_perceptual.pkl (here served from 127.0.0.1): fetched once
+    into the cache (test_downloads covers the cache itself). Offline, one line says which file to fetch and where to put it; put there, it works."""
+    import dnnlib
+    import projector
+    from metrics import standins
+    standins.make_generator_pkl(str(tmp_path / "g.pkl"), resolution=32)
+    PIL.Image.fromarray(np.full([32, 32, 3], 128, np.uint8)).save(tmp_path / "t.png")
+    standins.make_lpips_weights(str(tmp_path / "lpips.npz"))
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "vgg16_zhang_perceptual.pkl").write_bytes((tmp_path / "lpips.npz").read_bytes())
+    param = next(p for p in projector.command.params if p.name == "lpips_path")
+    assert param.default.endswith("/vgg16_zhang_perceptual.pkl") and param.default.startswith("https://")
+
+    import pooch
+    for handler in pooch.get_logger().handlers:  # created at import, on a stream an earlier test's capture closed
+        monkeypatch.setattr(handler, "stream", sys.stderr)
+
+    def project(cache, out):
+        capfd.readouterr()
+        code = cli.run(projector.command, ["--network", str(tmp_path / "g.pkl"), "--target", str(tmp_path / "t.png"),
+                                           "--num_steps", "2", "--cache_dir", str(cache), "--outdir", str(out)],
+                       prog_name="projector.py")
+        return code, capfd.readouterr().err
+
+    # Offline (nothing listens on the port): the one line, nothing written; then the file put where it says.
+    offline_url = "http://127.0.0.1:%d/vgg16_zhang_perceptual.pkl" % _free_port()
+    monkeypatch.setattr(param, "default", offline_url)
+    code, err = project(tmp_path / "cache1", tmp_path / "out1")
+    target = dnnlib.util.cached_download_path(offline_url, str(tmp_path / "cache1"))
+    lines = err.splitlines()  # pooch's "Downloading data from ..." line, then ours
+    assert code == 1 and len(lines) <= 2 and offline_url in lines[-1] and "put it at %s" % target in lines[-1], err
+    assert not (tmp_path / "out1").exists()
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    (tmp_path / "lpips.npz").rename(target)
+    code, err = project(tmp_path / "cache1", tmp_path / "out1")
+    assert code == 0 and (tmp_path / "out1" / "proj.png").exists(), err
+
+    # Online: downloaded once, then taken from the cache.
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/vgg16_zhang_perceptual.pkl" % server.server_address[1]
+        monkeypatch.setattr(param, "default", url)
+        code, err = project(tmp_path / "cache2", tmp_path / "out2")
+        assert code == 0 and (tmp_path / "out2" / "proj.png").exists(), err
+        assert dnnlib.util.download(url, cache_dir=str(tmp_path / "cache2"))[0] == dnnlib.util.cached_download_path(
+            url, str(tmp_path / "cache2"))  # later uses: the cached copy, no request
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests == ["/vgg16_zhang_perceptual.pkl"]
+    assert os.path.isfile(dnnlib.util.cached_download_path(url, str(tmp_path / "cache2")))
