@@ -40,22 +40,6 @@ DEFAULT_STRENGTHS = (-3, -2, -1, 0, 1, 2, 3)   # --strength: InterFaceGAN's rang
 # Labels and latents from the command line.
 
 
-def labels_for(Gs, class_idx):
-    """One-hot labels row for a conditional generator (None for an unconditional one)."""
-    from stylegan_tf import api
-    label_size = api.label_size(Gs)
-    if label_size == 0:
-        if class_idx is not None:
-            raise click.BadParameter("the network is unconditional (no labels)", param_hint="--class")
-        return None
-    if class_idx is None:
-        raise click.BadParameter("the network is conditional (%d classes): give --class" % label_size,
-                                 param_hint="--class")
-    if not 0 <= class_idx < label_size:
-        raise click.BadParameter("class %d outside 0-%d" % (class_idx, label_size - 1), param_hint="--class")
-    labels = np.zeros([1, label_size], np.float32)
-    labels[0, class_idx] = 1
-    return labels
 
 
 def load_latents_file(flag, path, Gs):
@@ -295,7 +279,8 @@ def _style_rows(Gs, text, num_rows):
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
                help=tool.click_help(__doc__))
-@click.option("--network", "network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
+@click.option("--network", "network", required=True, metavar="PKL|URL|RUN_DIR",
+              help="Generator pickle (path or URL), or a run directory (its latest snapshot).")
 @click.option("--seeds", type=tool.SEEDS, default=None, help="Latent seeds, e.g. 0-9,42 (images, style-mixing "
               "columns, or the key frames of --video).")
 @click.option("--z", "z_file", default=None, metavar="NPZ", help="Latents z from an .npz file (array 'z', [N, "
@@ -334,8 +319,8 @@ def _style_rows(Gs, text, num_rows):
 @click.option("--outdir", default="out", show_default=True, help="Output directory.")
 @click.option("--batch", "minibatch_size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per synthesis run.")
-@click.option("--cache_dir", default=None, help="Download cache for URLs (default: $DNNLIB_CACHE_DIR or "
-              "~/.cache/dnnlib).")
+@click.option("--cache_dir", default=None, help="Download cache for URLs (default: $STYLEGAN_CACHE_DIR or "
+              "~/.cache/stylegan_tf).")
 @cli.verbose_option
 def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, noise_mode, styles, row_seeds, video,
             frames, fps, interp, video_format, direction, strengths, edit_layers, outdir, minibatch_size, cache_dir):
@@ -377,7 +362,7 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     if w_file is not None and class_idx is not None:
         raise click.BadParameter("not used with --w (the mapping network, which takes the class, is skipped)",
                                  param_hint="--class")
-    labels = labels_for(Gs, class_idx) if w_file is None else None
+    labels = tool.labels_for(Gs, class_idx) if w_file is None else None
     if trunc_cutoff is not None and trunc_cutoff > api.num_layers(Gs):
         raise click.BadParameter("%d exceeds the network's %d layers" % (trunc_cutoff, api.num_layers(Gs)),
                                  param_hint="--trunc_cutoff")

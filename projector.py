@@ -252,7 +252,8 @@ def save_npz_atomic(path, **arrays):
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
                help=tool.click_help(__doc__))
-@click.option("--network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
+@click.option("--network", required=True, metavar="PKL|URL|RUN_DIR",
+              help="Generator pickle (path or URL), or a run directory (its latest snapshot).")
 @click.option("--target", "targets", required=True, multiple=True, metavar="IMG",
               help="Image to project (repeat for several, projected together).")
 @click.option("--lpips", "lpips_path", default=tool.LPIPS_PKL_URL, metavar="PKL|NPZ|URL",

@@ -3,18 +3,19 @@
 Examples:
 
     # A network pickle (path or URL) against a dataset:
-    python run_metrics.py --network=karras2019stylegan-ffhq-1024x1024.pkl --metrics=fid50k \
+    python run_metrics.py --network=karras2019stylegan-ffhq-1024x1024.pkl --metrics=fid50k \\
         --dataset=ffhq --data_dir=datasets --mirror_augment=true --inception=inception-2015-12-05.tgz
 
     # The latest (or a given) snapshot of a training run; dataset and mirroring come from the run's
     # configuration, results are appended to <run_dir>/metric-<name>.txt:
-    python run_metrics.py --network=00005 --snapshot=25000 --metrics=fid50k,ppl_wend \
+    python run_metrics.py --network=00005 --snapshot=25000 --metrics=fid50k,ppl_wend \\
         --result_dir=results --lpips=lpips_vgg16.npz
 
 Metrics: fid50k, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ls, dummy (official StyleGAN), swd16k (Progressive
-GAN's SWD, no download) and fid1k, fid10k, ppl_*_1k, ls_10k, swd2k (quick). See docs/metrics.md. Errors (missing/corrupt pickle, unknown metric,
-dataset/generator resolution mismatch, wrong checksum, ...) are reported in one line with exit code 1; a bad
-command line (unknown flag, missing --network or --dataset) with exit code 2.
+GAN's SWD, no download), digits10k (the demo's digit classifier) and fid1k, fid10k, ppl_*_1k, ls_10k, swd2k,
+digits1k (quick). See docs/metrics.md. Errors (corrupt pickle, dataset/generator shape mismatch, wrong
+checksum, feature network that cannot be downloaded, ...) are reported in one line with exit code 1; a bad
+command line (unknown flag or metric, missing pickle, missing --network or --dataset) with exit code 2.
 """
 
 import os
@@ -23,6 +24,7 @@ import sys
 import click
 
 from dnnlib import cli
+from stylegan_tf import cli as tool
 from stylegan_tf.data import DEFAULT_DATA_DIR
 
 PROG_NAME = "run_metrics.py"
@@ -129,7 +131,7 @@ def run(opts):
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
-               help=__doc__.replace("Examples:\n", "Examples:\n\b", 1))
+               help=tool.click_help(__doc__))
 @click.option("--network", required=True, help="Network pickle (path or URL), or a run id / run directory (see "
               "--snapshot).")
 @click.option("--snapshot", default=None, help="Snapshot (kimg number, or a pickle path) of the run given by "

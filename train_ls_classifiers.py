@@ -22,6 +22,7 @@ import click
 
 import dnnlib
 from dnnlib import cli
+from stylegan_tf import cli as tool
 from stylegan_tf.data import DEFAULT_DATA_DIR
 
 PROG_NAME = "train_ls_classifiers.py"
@@ -125,7 +126,7 @@ def run(opts):
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
-               help=__doc__.replace("\n\n    python", "\n\n\b\n    python", 1))
+               help=tool.click_help(__doc__))
 @click.option("--dataset", required=True, help="Labelled TFRecord dataset directory (relative to --data_dir).")
 @click.option("--data_dir", default=DEFAULT_DATA_DIR, show_default=True, help="Root directory of datasets.")
 @click.option("--result_dir", default="classifiers", show_default=True, help="Where the classifier pickles are "

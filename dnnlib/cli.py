@@ -222,6 +222,18 @@ def main(command, argv=None, prog_name=None, error_types=()):
     sys.exit(run(command, argv=argv, prog_name=prog_name, error_types=error_types))
 
 
+def _renamed(command, script, name):
+    """A copy of `command` (and of its subcommands) whose help says `name` where it says `python script` or
+    `script`: the examples of `stylegan-tf train --help` read `stylegan-tf train ...`."""
+    import copy
+    command = copy.copy(command)
+    if command.help:
+        command.help = command.help.replace("python " + script, name).replace('"%s ' % script, '"%s ' % name)
+    if isinstance(command, click.Group):
+        command.commands = {k: _renamed(c, script, name) for k, c in command.commands.items()}
+    return command
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported only when run: {name: ("module:attr", short help)}.
     `--help` lists them without importing any (so without TensorFlow)."""
@@ -238,7 +250,8 @@ class LazyGroup(click.Group):
             import importlib
             target, _ = self.lazy_commands[name]
             module_name, attr = target.split(":")
-            return getattr(importlib.import_module(module_name), attr)
+            return _renamed(getattr(importlib.import_module(module_name), attr), "%s.py" % module_name,
+                            "%s %s" % (self.name, name))
         return super().get_command(ctx, name)
 
     def resolve_command(self, ctx, args):
