@@ -156,6 +156,8 @@ class MetricBase:
         self._active_strategy = strategy
         if Gs is None:
             Gs = load_generator(network_pkl, strategy)
+        from stylegan_tf import api
+        self._label_mode = self.labels if api.label_size(Gs) > 0 else None  # named in the line: runs differ by it
         self._evaluate(Gs, num_gpus=strategy.num_replicas_in_sync)
         self._eval_time = time.time() - time_begin
 
@@ -179,6 +181,8 @@ class MetricBase:
             result_str += res.fmt % res.value
         for kind, file_name, sha256 in self._feature_nets:
             result_str += " [%s %s sha256:%s]" % (kind, file_name, (sha256 or "unknown")[:12])
+        if getattr(self, "_label_mode", None):
+            result_str += " [labels %s]" % self._label_mode  # a conditional generator's --labels
         return result_str
 
     def _note_feature_net(self, kind, source, sha256):

@@ -301,3 +301,75 @@ def test_projector_fetches_lpips_through_the_cache(tmp_path, capfd, monkeypatch)
         server.server_close()
     assert requests == ["/vgg16_zhang_perceptual.pkl"]
     assert os.path.isfile(dnnlib.util.cached_download_path(url, str(tmp_path / "cache2")))
+
+
+# ----------------------------------------------------------------------------
+# Smaller items.
+
+
+def test_metric_lines_name_the_labels_of_a_conditional_generator(tmp_path, capfd):
+    """Two runs of a conditional generator with --labels zero and uniform are told apart in metric-*.txt;
+    an unconditional generator's line keeps the official format."""
+    import dnnlib.tflib as tflib
+    from metrics import metric_base
+    kwargs = dict(num_channels=1, resolution=8, fmap_base=32, fmap_max=8, latent_size=8, dlatent_size=8,
+                  mapping_layers=1, mapping_fmaps=8)
+    for label_size, mode, note in [(10, "zero", " [labels zero]"), (10, "uniform", " [labels uniform]"),
+                                   (0, "uniform", "")]:
+        Gs = tflib.Network("G", func_name="training.networks_stylegan.G_style", label_size=label_size, **kwargs)
+        metric_base.DummyMetric(name="dummy", labels=mode).run("net.pkl", run_dir=str(tmp_path), Gs=Gs)
+        line = (tmp_path / "metric-dummy.txt").read_text().splitlines()[-1]
+        assert line.endswith(note) and "dummy 0.0000" in line and line.count("[labels") == (1 if note else 0), line
+
+
+def test_run_directory_as_network_and_class_for_example(tmp_path, capfd):
+    """generate/example/figures take a run directory (its latest snapshot); generate writes a grid and
+    enlarges tiny images; example on a conditional network refuses all-zero labels and names --class."""
+    import dnnlib.tflib as tflib
+    import generate
+    import pretrained_example
+    from stylegan_tf import legacy
+    run = tmp_path / "00000-sgan-mine-1gpu"
+    run.mkdir()
+    G = tflib.Network("G", func_name="training.networks_stylegan.G_style", num_channels=1, resolution=8, fmap_base=32,
+                      fmap_max=8, latent_size=8, dlatent_size=8, mapping_layers=1, mapping_fmaps=8, label_size=3)
+    legacy.save_pkl(G, str(run / "network-snapshot-000000.pkl"))
+    code = cli.run(generate.command, ["--network", str(run), "--seeds", "0-2", "--class", "2", "--grid", "--upscale",
+                                      "4", "--outdir", str(tmp_path / "gen")], prog_name="generate.py")
+    assert code == 0 and sorted(os.listdir(tmp_path / "gen")) == ["grid.png", "seed0000.png", "seed0001.png",
+                                                                  "seed0002.png"]
+    assert PIL.Image.open(tmp_path / "gen" / "seed0001.png").size == (32, 32)  # 8x8, 4 times larger
+    assert PIL.Image.open(tmp_path / "gen" / "grid.png").size == (64, 64)  # 2x2 grid, one cell empty
+    capfd.readouterr()
+    code = cli.run(pretrained_example.command, ["--network", str(run), "--result_dir", str(tmp_path / "ex"),
+                                                "--quiet"], prog_name="pretrained_example.py")
+    err = capfd.readouterr().err
+    assert code == 2 and "give --class" in err and err.count("\n") == 1 and not (tmp_path / "ex").exists(), err
+    code = cli.run(pretrained_example.command, ["--network", str(run), "--result_dir", str(tmp_path / "ex"),
+                                                "--quiet", "--class", "1"], prog_name="pretrained_example.py")
+    assert code == 0 and os.listdir(tmp_path / "ex") == ["example.png"]
+    (tmp_path / "empty").mkdir()
+    code = cli.run(generate.command, ["--network", str(tmp_path / "empty"), "--seeds", "0", "--outdir",
+                                      str(tmp_path / "gen2")], prog_name="generate.py")
+    assert code == 2 and "holds no network-snapshot" in capfd.readouterr().err
+
+
+def test_help_texts_match_the_tools():
+    """Under stylegan-tf the examples say `stylegan-tf X`; metric list complete; presets listed; indented
+    blocks unwrapped."""
+    import stylegan_tf_cli
+    from click.testing import CliRunner
+    from metrics import metric_base
+    runner = CliRunner()
+    for sub in stylegan_tf_cli.TOOLS:
+        text = runner.invoke(stylegan_tf_cli.command, [sub, "--help"]).output
+        script = stylegan_tf_cli.TOOLS[sub][0].split(":")[0] + ".py"
+        assert "python " + script not in text, (sub, text)
+    metrics_help = runner.invoke(stylegan_tf_cli.command, ["metrics", "--help"]).output
+    for name in metric_base.OFFICIAL_METRICS:
+        assert name in metrics_help, name
+    assert "stylegan-tf metrics --network=00005 --snapshot=25000 --metrics=fid50k,ppl_wend \\\n" in metrics_help
+    assert "    synthesis(dlatents) -> {'images'}" in runner.invoke(stylegan_tf_cli.command, ["export", "--help"]).output
+    train_help = runner.invoke(stylegan_tf_cli.command, ["train", "--help"]).output
+    assert "Presets: stylegan, demo, ffhq" in train_help and "swd2k" in train_help
+    assert "~/.cache/dnnlib" not in runner.invoke(stylegan_tf_cli.command, ["generate", "--help"]).output
