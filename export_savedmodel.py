@@ -115,7 +115,9 @@ def export(Gs, output_dir, psi=0.7, cutoff=8, structure=None, overwrite=False, s
         saved_env = os.environ.get(UPFIRDN2D_IMPL_ENV)
         os.environ[UPFIRDN2D_IMPL_ENV] = "ref"
         try:
-            tf.saved_model.save(module, tmp, signatures=signatures)
+            from stylegan_tf import ops
+            with ops.forward_only():  # no custom gradients in the graph: loading it warns about none
+                tf.saved_model.save(module, tmp, signatures=signatures)
         finally:
             if saved_env is None:
                 del os.environ[UPFIRDN2D_IMPL_ENV]

@@ -50,8 +50,9 @@ def lpips_error(lpips_path, cache_dir, error):
     return "--lpips %s" % (str(error).splitlines()[0] if str(error) else type(error).__name__)
 
 
-def load_lpips(path_or_url, cache_dir=None):
-    """The LPIPS-VGG16 distance network of `metrics.feature_nets` (the one call site of its loader)."""
+def load_lpips(path_or_url=tool.LPIPS_PKL_URL, cache_dir=None):
+    """The LPIPS-VGG16 distance network of `metrics.feature_nets` (the one call site of its loader); by
+    default NVIDIA's vgg16_zhang_perceptual.pkl through the download cache."""
     from metrics import feature_nets
     return feature_nets.load_lpips(path_or_url, cache_dir=cache_dir)
 

@@ -373,3 +373,29 @@ def test_help_texts_match_the_tools():
     train_help = runner.invoke(stylegan_tf_cli.command, ["train", "--help"]).output
     assert "Presets: stylegan, demo, ffhq" in train_help and "swd2k" in train_help
     assert "~/.cache/dnnlib" not in runner.invoke(stylegan_tf_cli.command, ["generate", "--help"]).output
+
+
+@pytest.mark.slow
+def test_docs_snippet_and_savedmodel_load_quietly(tmp_path):
+    """The docs' Python API snippet (import stylegan_tf, load a pickle: TensorFlow first imported from inside
+    dnnlib) and loading an exported SavedModel print no warning (were a circular-import UserWarning and one
+    'unsaved custom gradients' absl warning per op)."""
+    import export_savedmodel
+    from metrics import standins
+    pkl = str(tmp_path / "g.pkl")
+    Gs = standins.make_generator_pkl(pkl, resolution=16)
+    export_savedmodel.export(Gs, str(tmp_path / "exported"), source=pkl)
+    script = ("import stylegan_tf as sg\n"
+              "Gs = sg.load_generator(%r)\n"
+              "images = sg.generate(Gs, sg.latents_from_seeds(Gs, [1, 2]), truncation_psi=0.5)\n"
+              "import numpy as np, tensorflow as tf\n"
+              "m = tf.saved_model.load(%r)\n"
+              "z = np.random.RandomState(5).randn(2, 16).astype(np.float32)\n"
+              "print(m.signatures['serving_default'](latents=tf.constant(z))['images'].shape, images.shape)\n"
+              % (pkl, str(tmp_path / "exported")))
+    res = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "(2, 16, 16, 3) (2, 16, 16, 3)" in res.stdout
+    for needle in ("Warning", "WARNING:absl", "custom gradients", "circular import"):
+        assert needle not in res.stderr, res.stderr[-3000:]
