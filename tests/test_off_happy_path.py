@@ -399,3 +399,47 @@ def test_docs_snippet_and_savedmodel_load_quietly(tmp_path):
     assert "(2, 16, 16, 3) (2, 16, 16, 3)" in res.stdout
     for needle in ("Warning", "WARNING:absl", "custom gradients", "circular import"):
         assert needle not in res.stderr, res.stderr[-3000:]
+
+
+def test_verbose_adds_the_traceback(tmp_path, capfd, monkeypatch):
+    """--verbose: the traceback above the same one line (a known error); without it, the line alone."""
+    import run_metrics
+    files = _files(tmp_path)
+    monkeypatch.setenv(cli.VERBOSE_ENV, "0")  # --verbose sets it for the process; restored after the test
+    for flags, traceback in (([], False), (["--verbose"], True)):
+        capfd.readouterr()
+        code = cli.run(run_metrics.command, ["--network", files["BAD"], "--metrics", "dummy"] + flags,
+                       prog_name="run_metrics.py")
+        err = capfd.readouterr().err
+        assert code == 1 and err.splitlines()[-1].startswith("run_metrics.py: error: ") and "notpkl.pkl" in err
+        assert ("Traceback (most recent call last)" in err) == traceback, err
+
+
+def test_failed_start_leaves_no_run_directory(tmp_path):
+    """A new run directory without a network pickle is removed when its block ends (error or Ctrl-C during
+    start-up); one with a snapshot, or a resumed one, is kept."""
+    from stylegan_tf import rundir
+    for exc in (RuntimeError, KeyboardInterrupt):
+        run_dir = rundir.create_run_dir(str(tmp_path / "results"), "sgan-mine-1gpu")
+        with pytest.raises(exc):
+            with rundir.removed_unless_used(run_dir):
+                open(os.path.join(run_dir, "log.txt"), "w").close()
+                raise exc()
+        assert os.listdir(tmp_path / "results") == []
+    with rundir.removed_unless_used(run_dir):
+        os.makedirs(run_dir)
+        open(os.path.join(run_dir, "network-snapshot-000000.pkl"), "w").close()
+    assert os.path.isdir(run_dir)
+    resumed = str(tmp_path / "resumed")
+    os.makedirs(resumed)
+    with rundir.removed_unless_used(resumed, fresh=False):
+        pass
+    assert os.path.isdir(resumed)
+
+
+def test_gif_fallback_says_how_to_get_mp4(tmp_path, capsys, monkeypatch):
+    from stylegan_tf import video
+    monkeypatch.setattr(video, "video_encoder_available", lambda: False)
+    path = video.write_video([np.zeros([8, 8, 3], np.uint8)] * 2, str(tmp_path / "v"))
+    assert path.endswith(".gif") and os.path.isfile(path)
+    assert "MP4 needs the [video] extra (pip install 'stylegan-tf[video]')" in capsys.readouterr().err
