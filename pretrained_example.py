@@ -20,7 +20,8 @@ from stylegan_tf import cli as tool
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
                help=tool.click_help(__doc__))
 @click.option("--network", default=tool.OFFICIAL_URLS["ffhq"], metavar="PKL|URL|RUN_DIR",
-              help="Generator pickle (path or URL) or run directory (default: NVIDIA's karras2019stylegan-ffhq-1024x1024.pkl).")
+              help="Generator pickle (path or URL) or run directory (default: NVIDIA's "
+              "karras2019stylegan-ffhq-1024x1024.pkl).")
 @click.option("--seed", type=tool.SEED, default=5, show_default=True, help="Latent seed.")
 @click.option("--psi", type=tool.PSI, default=0.7, show_default=True, help="Truncation psi.")
 @click.option("--cutoff", type=int, default=8, show_default=True, help="Truncate layers below this index.")

@@ -354,7 +354,7 @@ def apply_resume_settings(opts):
     for key in RUN_OPTIONS:
         if key == "set":
             opts.set = list(record.get("set") or []) + list(opts.set)
-        elif key not in opts.given and key in record:
+        elif key not in opts.get("given", ()) and key in record:
             opts[key] = record[key]
     return opts
 
@@ -497,7 +497,8 @@ def run(opts):
         if results:
             print("Metrics of the last snapshot: %s" % ", ".join("%s %.4g" % kv for kv in results.items()))
         if os.path.basename(final or "") != rundir.FINAL_NAME:
-            print("To continue this run in %s with its settings: %s" % (run_dir, continue_hint(opts.prog, run_dir)))
+            print("To continue this run in %s with its settings: %s"
+                  % (run_dir, continue_hint(opts.get("prog", "train.py"), run_dir)))
         print("Done: %s" % final)
     return 0
 

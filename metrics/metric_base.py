@@ -421,7 +421,8 @@ def load_generator(network_pkl, strategy=None):
         raise MetricError("network pickle not found: %s" % network_pkl) from None
     except (pickle.UnpicklingError, ValueError, EOFError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MetricError(msg if msg.startswith(str(network_pkl)) else "cannot load network pickle %s: %s" % (network_pkl, msg)) from None
+        raise MetricError(msg if msg.startswith(str(network_pkl))
+                          else "cannot load network pickle %s: %s" % (network_pkl, msg)) from None
     Gs = obj[-1] if isinstance(obj, (tuple, list)) else obj
     if not isinstance(Gs, Network):
         raise MetricError("%s does not hold a generator network (expected (G, D, Gs))" % network_pkl)

@@ -118,7 +118,8 @@ class PPL(metric_base.MetricBase):
     def _load_lpips(self):
         spec = self.feature_args.lpips
         if spec is None:
-            raise metric_base.FeatureNetworkUnavailable("%s needs LPIPS-VGG16 weights: give --lpips (vgg16_zhang_perceptual.pkl, or "
+            raise metric_base.FeatureNetworkUnavailable(
+                "%s needs LPIPS-VGG16 weights: give --lpips (vgg16_zhang_perceptual.pkl, or "
                                           "vgg.pth,vgg16-397923af.pth; see docs/metrics.md)" % self.name)
         try:
             sha = self.feature_args.lpips_sha256

@@ -54,7 +54,8 @@ def _run_parallel(jobs, tmp_path, pairs=2):
     env = dict(os.environ, PYTHONPATH=ROOT)
     for i in range(0, len(jobs), pairs):
         procs = [(subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True), cmd, prog, needle, what) for cmd, prog, needle, what in jobs[i:i + pairs]]
+                                   text=True), cmd, prog, needle, what)
+                 for cmd, prog, needle, what in jobs[i:i + pairs]]
         for proc, cmd, prog, needle, what in procs:
             out, err = proc.communicate(timeout=300)
             _check_refusal(subprocess.CompletedProcess(cmd, proc.returncode, out, err), prog, needle, tmp_path,
@@ -240,7 +241,8 @@ def _free_port():
 
 def test_projector_fetches_lpips_through_the_cache(tmp_path, capfd, monkeypatch):
     """--lpips defaults to NVIDIA's vgg16_zhang_perceptual.pkl (here served from 127.0.0.1): fetched once
-    into the cache (test_downloads covers the cache itself). Offline, one line says which file to fetch and where to put it; put there, it works."""
+    into the cache (test_downloads covers the cache itself). Offline, one line says which file to fetch and
+    where to put it; put there, it works."""
     import dnnlib
     import projector
     from metrics import standins
