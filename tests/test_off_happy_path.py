@@ -350,6 +350,14 @@ def test_run_directory_as_network_and_class_for_example(tmp_path, capfd):
     code = cli.run(pretrained_example.command, ["--network", str(run), "--result_dir", str(tmp_path / "ex"),
                                                 "--quiet", "--class", "1"], prog_name="pretrained_example.py")
     assert code == 0 and os.listdir(tmp_path / "ex") == ["example.png"]
+    import generate_figures
+    code = cli.run(generate_figures.command, ["fig8", "--network", str(run), "--seeds", "1", "--psis", "1,0.5",
+                                              "--result_dir", str(tmp_path / "fig")], prog_name="generate_figures.py")
+    assert code == 2 and "give --class" in capfd.readouterr().err and not (tmp_path / "fig").exists()
+    code = cli.run(generate_figures.command, ["fig8", "--network", str(run), "--seeds", "1", "--psis", "1,0.5",
+                                              "--class", "0", "--result_dir", str(tmp_path / "fig")],
+                   prog_name="generate_figures.py")
+    assert code == 0 and os.listdir(tmp_path / "fig") == ["figure08-truncation-trick.png"]
     (tmp_path / "empty").mkdir()
     code = cli.run(generate.command, ["--network", str(tmp_path / "empty"), "--seeds", "0", "--outdir",
                                       str(tmp_path / "gen2")], prog_name="generate.py")
