@@ -137,15 +137,21 @@ def normalize_bool_args(command, args):
     return out
 
 
-def _normalize(command, args):
-    """normalize_bool_args for the (sub)command that `args` select, through nested groups."""
-    if not isinstance(command, click.Group):
-        return normalize_bool_args(command, args)
-    if args and not args[0].startswith("-"):
+def _select(command, args):
+    """(the (sub)command that `args` select through nested groups, the arguments naming it, the rest)."""
+    names = []
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
         sub = command.get_command(click.Context(command), args[0])
-        if sub is not None:
-            return args[:1] + _normalize(sub, args[1:])
-    return args
+        if sub is None:
+            break
+        command, names, args = sub, names + args[:1], args[1:]
+    return command, names, args
+
+
+def _normalize(command, args):
+    """normalize_bool_args for the (sub)command that `args` select; (that command, the new args)."""
+    selected, names, rest = _select(command, args)
+    return selected, names + (rest if isinstance(selected, click.Group) else normalize_bool_args(selected, rest))
 
 
 def _one_line(text):
@@ -156,16 +162,6 @@ def with_error_types(command, error_types):
     """Attach the exception classes that `command` reports in one line (exit status 1): a tuple, or a
     function returning one (called only when an error occurs, so that `--help` imports nothing)."""
     command.error_types = error_types
-    return command
-
-
-def _selected_command(command, args):
-    """The (sub)command that `args` select, through nested groups (without importing other tools)."""
-    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
-        sub = command.get_command(click.Context(command), args[0])
-        if sub is None:
-            break
-        command, args = sub, args[1:]
     return command
 
 
@@ -190,10 +186,9 @@ def run(command, argv=None, prog_name=None, error_types=()):
     returning them, called only when an error occurs, so `--help` need not import their modules)."""
     args = list(sys.argv[1:] if argv is None else argv)
     prog = prog_name or os.path.basename(sys.argv[0] or command.name or "stylegan-tf")
-    args = _normalize(command, args)
     try:
-        selected = _selected_command(command, args)
-    except click.ClickException:
+        selected, args = _normalize(command, args)
+    except click.ClickException:  # an unknown subcommand: click.main reports it
         selected = command
     try:
         command.main(args, prog_name=prog, standalone_mode=False)
