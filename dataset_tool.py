@@ -32,13 +32,10 @@ from stylegan_tf.data.tfrecord import COMPRESSIONS, ENCODINGS, DatasetError
 from stylegan_tf.data.writer import DatasetWriter, shuffled_order
 
 
-_prog = "dataset_tool.py"  # the program name in messages (execute_cmdline sets it from argv[0])
-
-
 def error(msg):
-    """Prints a one-line error and exits with status 1 (the official tool's helper; our format)."""
-    print("%s: error: %s" % (_prog, " ".join(str(msg).split())), file=sys.stderr, flush=True)
-    sys.exit(1)
+    """A one-line error, exit status 1 (the official tool's helper), printed by dnnlib.cli under the name
+    the tool was started with (`dataset_tool.py` or `stylegan-tf`)."""
+    raise cli.CommandError(msg)
 
 
 def _warn(msg):
@@ -663,10 +660,9 @@ def main(argv=None):
 
 def execute_cmdline(argv):
     """Parses argv (argv[0] is the program name) and runs the command; exits non-zero on failure."""
-    global _prog
-    _prog = os.path.basename(argv[0]) if argv and argv[0] else "dataset_tool.py"
+    prog = os.path.basename(argv[0]) if argv and argv[0] else "dataset_tool.py"
     args = list(argv[1:]) or ["--help"]
-    code = cli.run(command, args, prog_name=_prog)
+    code = cli.run(command, args, prog_name=prog)
     if code:
         sys.exit(code)
 

@@ -115,7 +115,9 @@ def export(Gs, output_dir, psi=0.7, cutoff=8, structure=None, overwrite=False, s
         saved_env = os.environ.get(UPFIRDN2D_IMPL_ENV)
         os.environ[UPFIRDN2D_IMPL_ENV] = "ref"
         try:
-            tf.saved_model.save(module, tmp, signatures=signatures)
+            from stylegan_tf import ops
+            with ops.forward_only():  # no custom gradients in the graph: loading it warns about none
+                tf.saved_model.save(module, tmp, signatures=signatures)
         finally:
             if saved_env is None:
                 del os.environ[UPFIRDN2D_IMPL_ENV]
@@ -153,7 +155,8 @@ def _usual_permissions(root):
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
                help=tool.click_help(__doc__))
-@click.option("--network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
+@click.option("--network", required=True, metavar="PKL|URL|RUN_DIR",
+              help="Generator pickle (path or URL), or a run directory (its latest snapshot).")
 @click.option("--output_dir", required=True, help="SavedModel directory to create.")
 @click.option("--psi", type=tool.PSI, default=0.7, show_default=True, help="Truncation psi of serving_default.")
 @click.option("--cutoff", type=int, default=8, show_default=True, help="Truncate layers below this index.")

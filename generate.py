@@ -6,7 +6,8 @@
     python generate.py --network my.pkl --video --seeds 0-7 --frames 120 --outdir out
     python generate.py --network my.pkl --seeds 0-3 --direction directions/smiling.npy --strength -3,0,3 --outdir out
 
-Images: one PNG per seed (`seed0042.png`), or per row of a `--z` / `--w` file (`z0000.png`, `w0000.png`).
+Images: one PNG per seed (`seed0042.png`), or per row of a `--z` / `--w` file (`z0000.png`, `w0000.png`);
+`--grid 1` also writes them as one `grid.png`, `--upscale N` enlarges everything N times (for 16x16 networks).
 The latent of seed s is `RandomState(s).randn(latent_size)`; w is truncated towards the average w with
 `--trunc` on the layers below `--trunc_cutoff`. The same seed gives the same image whatever the batch.
 
@@ -40,22 +41,6 @@ DEFAULT_STRENGTHS = (-3, -2, -1, 0, 1, 2, 3)   # --strength: InterFaceGAN's rang
 # Labels and latents from the command line.
 
 
-def labels_for(Gs, class_idx):
-    """One-hot labels row for a conditional generator (None for an unconditional one)."""
-    from stylegan_tf import api
-    label_size = api.label_size(Gs)
-    if label_size == 0:
-        if class_idx is not None:
-            raise click.BadParameter("the network is unconditional (no labels)", param_hint="--class")
-        return None
-    if class_idx is None:
-        raise click.BadParameter("the network is conditional (%d classes): give --class" % label_size,
-                                 param_hint="--class")
-    if not 0 <= class_idx < label_size:
-        raise click.BadParameter("class %d outside 0-%d" % (class_idx, label_size - 1), param_hint="--class")
-    labels = np.zeros([1, label_size], np.float32)
-    labels[0, class_idx] = 1
-    return labels
 
 
 def load_latents_file(flag, path, Gs):
@@ -295,7 +280,8 @@ def _style_rows(Gs, text, num_rows):
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
                help=tool.click_help(__doc__))
-@click.option("--network", "network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
+@click.option("--network", "network", required=True, metavar="PKL|URL|RUN_DIR",
+              help="Generator pickle (path or URL), or a run directory (its latest snapshot).")
 @click.option("--seeds", type=tool.SEEDS, default=None, help="Latent seeds, e.g. 0-9,42 (images, style-mixing "
               "columns, or the key frames of --video).")
 @click.option("--z", "z_file", default=None, metavar="NPZ", help="Latents z from an .npz file (array 'z', [N, "
@@ -331,14 +317,18 @@ def _style_rows(Gs, text, num_rows):
               "%s]" % ",".join("%g" % s for s in DEFAULT_STRENGTHS))
 @click.option("--edit_layers", default=None, metavar="LAYERS", help="With --direction: edit only these layers "
               "(coarse, middle, fine or first-last, comma-separated); default: all.")
+@cli.bool_option("--grid", help="Also write grid.png: the images in one picture (near-square, row-major).")
+@click.option("--upscale", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Enlarge every image, grid and video frame N times (nearest neighbour: for tiny networks).")
 @click.option("--outdir", default="out", show_default=True, help="Output directory.")
 @click.option("--batch", "minibatch_size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per synthesis run.")
-@click.option("--cache_dir", default=None, help="Download cache for URLs (default: $DNNLIB_CACHE_DIR or "
-              "~/.cache/dnnlib).")
+@click.option("--cache_dir", default=None, help="Download cache for URLs (default: $STYLEGAN_CACHE_DIR or "
+              "~/.cache/stylegan_tf).")
 @cli.verbose_option
 def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, noise_mode, styles, row_seeds, video,
-            frames, fps, interp, video_format, direction, strengths, edit_layers, outdir, minibatch_size, cache_dir):
+            frames, fps, interp, video_format, direction, strengths, edit_layers, grid, upscale, outdir, minibatch_size,
+            cache_dir):
     sources = [name for name, value in (("--seeds", seeds), ("--z", z_file), ("--w", w_file)) if value is not None]
     if len(sources) != 1:
         raise click.UsageError("give exactly one of --seeds, --z, --w" + (" (got %s)" % ", ".join(sources)
@@ -377,7 +367,7 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     if w_file is not None and class_idx is not None:
         raise click.BadParameter("not used with --w (the mapping network, which takes the class, is skipped)",
                                  param_hint="--class")
-    labels = labels_for(Gs, class_idx) if w_file is None else None
+    labels = tool.labels_for(Gs, class_idx) if w_file is None else None
     if trunc_cutoff is not None and trunc_cutoff > api.num_layers(Gs):
         raise click.BadParameter("%d exceeds the network's %d layers" % (trunc_cutoff, api.num_layers(Gs)),
                                  param_hint="--trunc_cutoff")
@@ -397,7 +387,8 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     if video:
         w = interpolation_dlatents(Gs, seeds, frames, interp, trunc, trunc_cutoff, labels, minibatch_size)
         progress = api.Progress(frames, label="frames")
-        path = write_video(video_frames(Gs, w, noise_mode, seeds[0], minibatch_size, progress.update),
+        path = write_video((enlarge(f, upscale) for f in video_frames(Gs, w, noise_mode, seeds[0], minibatch_size,
+                                                                       progress.update)),
                            os.path.join(outdir, "video"), fps=fps, fmt=video_format)
         click.echo("Wrote %s (%d frames, %d fps, %s interpolation)" % (path, frames, fps,
                                                                        "w lerp" if interp == "w" else "z slerp"))
@@ -409,7 +400,7 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
         grid = style_mixing_grid(Gs, seeds, row_seeds, rows, trunc, trunc_cutoff, labels, noise_mode,
                                  minibatch_size, progress.update)
         path = os.path.join(outdir, "stylemix.png")
-        api.save_image(grid, path)
+        api.save_image(enlarge(grid, upscale), path)
         click.echo("Wrote %s (%d columns x %d rows)" % (path, len(seeds), len(row_seeds)))
         return
 
@@ -436,19 +427,32 @@ def command(network, seeds, z_file, w_file, trunc, trunc_cutoff, class_idx, nois
     progress = api.Progress(len(w))
     images = render(Gs, w, noise_mode, noise_seeds, minibatch_size, progress.update)
     for name, image in zip(names, images):
-        api.save_image(image, os.path.join(outdir, name))
+        api.save_image(enlarge(image, upscale), os.path.join(outdir, name))
     click.echo("Wrote %d image%s to %s" % (len(names), "" if len(names) == 1 else "s", outdir))
+    if grid:
+        from stylegan_tf.images import create_image_grid
+        path = os.path.join(outdir, "grid.png")
+        api.save_image(enlarge(create_image_grid(images.transpose(0, 3, 1, 2)).transpose(1, 2, 0), upscale), path)
+        click.echo("Wrote %s" % path)
     if direction is not None and len(strengths) > 1:
         path = os.path.join(outdir, "edit-%s.png" % stem)
-        api.save_image(edit_grid(images, num_rows), path)
+        api.save_image(enlarge(edit_grid(images, num_rows), upscale), path)
         click.echo("Wrote %s (%d rows x strengths %s)" % (path, num_rows, ", ".join("%g" % s for s in strengths)))
 
 
+def enlarge(image, factor):
+    """uint8 [H, W, C] image `factor` times larger, nearest neighbour (pixels stay pixels)."""
+    if factor == 1:
+        return image
+    return np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
+
+
 ERROR_TYPES = (ValueError, RuntimeError, OSError)  # DirectionError is a ValueError
+cli.with_error_types(command, ERROR_TYPES)  # one line under `stylegan-tf generate` too
 
 
 def main(argv=None):
-    cli.main(command, argv, prog_name="generate.py", error_types=ERROR_TYPES)
+    cli.main(command, argv, prog_name="generate.py")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def uncurated_geometry(res, layout, rows, lods):
 
 
 def draw_uncurated(Gs, layout, seed, rows, lods, psi=0.7, cutoff=8, noise="seeded", minibatch_size=8,
-                   progress=None):
+                   progress=None, labels=None):
     """Figures 2, 10, 11, 12: one column per lod; images of the same seed's RandomState, truncated with psi on
     layers < cutoff (psi 0.7 on resolutions 4..32 by default, as the official Gs)."""
     import PIL.Image
@@ -72,7 +72,7 @@ def draw_uncurated(Gs, layout, seed, rows, lods, psi=0.7, cutoff=8, noise="seede
     count = sum(rows << lod for lod in lods)
     latents = np.random.RandomState(seed).randn(count, Gs.input_shape[1]).astype(np.float32)
     images = api.generate(Gs, latents, psi, cutoff, noise=_noise(noise, seed), minibatch_size=minibatch_size,
-                          progress=progress.update if progress else None)
+                          progress=progress.update if progress else None, labels=labels)
     canvas = PIL.Image.new("RGB", canvas_size, "white")
     it = iter(images)
     x = 0
@@ -93,13 +93,13 @@ def _noise(mode, seed):
     return mode
 
 
-def draw_style_mixing(Gs, src_seeds, dst_seeds, row_layers, minibatch_size=8, progress=None):
+def draw_style_mixing(Gs, src_seeds, dst_seeds, row_layers, minibatch_size=8, progress=None, labels=None):
     """Figure 3: sources across the top, destinations down the left; cell (row, col) = destination `row`
     with the styles of layers `row_layers[row]` taken from source `col`. Stored noise, no truncation."""
     from stylegan_tf import api
     from stylegan_tf.images import style_mixing_canvas
-    src_w = api.map_latents(Gs, api.latents_from_seeds(Gs, src_seeds))
-    dst_w = api.map_latents(Gs, api.latents_from_seeds(Gs, dst_seeds))
+    src_w = api.map_latents(Gs, api.latents_from_seeds(Gs, src_seeds), labels)
+    dst_w = api.map_latents(Gs, api.latents_from_seeds(Gs, dst_seeds), labels)
     mixed = [api.mix_styles(np.repeat(dst_w[row:row + 1], len(src_seeds), axis=0), src_w, row_layers[row])
              for row in range(len(dst_seeds))]
     all_w = np.concatenate([src_w, dst_w] + mixed)
@@ -108,7 +108,7 @@ def draw_style_mixing(Gs, src_seeds, dst_seeds, row_layers, minibatch_size=8, pr
     return style_mixing_canvas(images, len(src_seeds), len(dst_seeds))
 
 
-def draw_noise_detail(Gs, seeds, num_samples=100, noise="seeded", minibatch_size=8, progress=None):
+def draw_noise_detail(Gs, seeds, num_samples=100, noise="seeded", minibatch_size=8, progress=None, labels=None):
     """Figure 4: per seed, one sample, four close-ups of other noise realisations (2x2, nearest-neighbour
     enlarged) and the per-pixel standard deviation over `num_samples` realisations (x4, grey). No truncation."""
     import PIL.Image
@@ -124,7 +124,7 @@ def draw_noise_detail(Gs, seeds, num_samples=100, noise="seeded", minibatch_size
         latents = np.repeat(api.latents_from_seeds(Gs, [seed]), num_samples, axis=0)
         update = (lambda n, base=done: progress.update(base + n)) if progress else None
         images = api.generate(Gs, latents, truncation_psi=None, noise=_noise(noise, seed),
-                              minibatch_size=minibatch_size, progress=update)
+                              minibatch_size=minibatch_size, progress=update, labels=labels)
         done += num_samples
         canvas.paste(api.to_pil(images[0]), (0, row * res))
         for i in range(4):
@@ -136,7 +136,7 @@ def draw_noise_detail(Gs, seeds, num_samples=100, noise="seeded", minibatch_size
     return canvas
 
 
-def draw_noise_components(Gs, seeds, flips=(1,), minibatch_size=8, progress=None):
+def draw_noise_components(Gs, seeds, flips=(1,), minibatch_size=8, progress=None, labels=None):
     """Figure 5: per seed, a 2x2 of half images: noise on all layers | no noise (top), noise on fine layers
     only | coarse layers only (bottom). Stored noise, no truncation; images at `flips` are mirrored."""
     import PIL.Image
@@ -145,7 +145,7 @@ def draw_noise_components(Gs, seeds, flips=(1,), minibatch_size=8, progress=None
     n = api.num_layers(Gs)
     groups = api.style_ranges(n)
     noise_ranges = [range(n), range(0), groups["fine"], range(0, groups["fine"].start)]
-    w = api.map_latents(Gs, api.latents_from_seeds(Gs, seeds))
+    w = api.map_latents(Gs, api.latents_from_seeds(Gs, seeds), labels)
     per_range = []
     for i, layers in enumerate(noise_ranges):
         update = (lambda k, base=i * len(seeds): progress.update(base + k)) if progress else None
@@ -165,12 +165,12 @@ def draw_noise_components(Gs, seeds, flips=(1,), minibatch_size=8, progress=None
     return canvas
 
 
-def draw_truncation(Gs, seeds, psis, minibatch_size=8, progress=None):
+def draw_truncation(Gs, seeds, psis, minibatch_size=8, progress=None, labels=None):
     """Figure 8: one row per seed, one column per psi; w' = avg + (w - avg) * psi on every layer, stored noise."""
     import PIL.Image
     from stylegan_tf import api
     res = api.resolution(Gs)
-    w = api.map_latents(Gs, api.latents_from_seeds(Gs, seeds))
+    w = api.map_latents(Gs, api.latents_from_seeds(Gs, seeds), labels)
     avg = api.dlatent_avg(Gs)
     all_w = np.concatenate([np.concatenate([api.truncate(w[i:i + 1], avg, psi) for psi in psis])
                             for i in range(len(seeds))])
@@ -191,10 +191,13 @@ def _common_options(network=True):
             click.Option(["--cache_dir"], default=None, help="Download cache (default: $STYLEGAN_CACHE_DIR or "
                                                               "~/.cache/stylegan_tf)."),
             click.Option(["--minibatch_size"], type=click.IntRange(min=1), default=8, show_default=True,
-                         help="Images per run.")]
+                         help="Images per run."),
+            click.Option(["--class", "class_idx"], type=click.IntRange(min=0), default=None,
+                         help="Class index of a conditional generator (required for one).")]
     if network:
-        opts.append(click.Option(["--network"], default=None, metavar="PKL|URL", help="Generator pickle, path or "
-                                 "URL (default: the figure's official NVIDIA pickle)."))
+        opts.append(click.Option(["--network"], default=None, metavar="PKL|URL|RUN_DIR",
+                                 help="Generator pickle (path or URL) or run directory (default: the figure's "
+                                 "official NVIDIA pickle)."))
     return opts
 
 
@@ -335,20 +338,20 @@ def _validate(args, figure, Gs):
     raise AssertionError(figure)
 
 
-def _draw(figure, Gs, args, progress):
+def _draw(figure, Gs, args, progress, labels=None):
     mb = args.minibatch_size
     if figure in UNCURATED:
         return draw_uncurated(Gs, UNCURATED[figure][1], args.seed, args.rows, args.lods, args.psi, args.cutoff,
-                              noise=args.noise, minibatch_size=mb, progress=progress)
+                              noise=args.noise, minibatch_size=mb, progress=progress, labels=labels)
     if figure == "fig3":
-        return draw_style_mixing(Gs, args.src_seeds, args.dst_seeds, args.row_layers, mb, progress)
+        return draw_style_mixing(Gs, args.src_seeds, args.dst_seeds, args.row_layers, mb, progress, labels)
     if figure == "fig4":
         return draw_noise_detail(Gs, args.seeds, args.num_samples, noise=args.noise, minibatch_size=mb,
-                                 progress=progress)
+                                 progress=progress, labels=labels)
     if figure == "fig5":
-        return draw_noise_components(Gs, args.seeds, args.flips, mb, progress)
+        return draw_noise_components(Gs, args.seeds, args.flips, mb, progress, labels)
     if figure == "fig8":
-        return draw_truncation(Gs, args.seeds, args.psis, mb, progress)
+        return draw_truncation(Gs, args.seeds, args.psis, mb, progress, labels)
     raise AssertionError(figure)
 
 
@@ -356,10 +359,12 @@ def run(figure_name, args):
     """Draw the figure(s) chosen on the command line (see make_cli)."""
     args.figure = figure_name
     tool.check_outdir("--result_dir", args.result_dir)
+    figures = FIGURE_ORDER if args.figure == "all" else [args.figure]
+    for figure in figures:  # a missing local pickle is refused before TensorFlow starts
+        tool.check_network_arg("--network", _network_for(args, figure))
     cli.import_tensorflow()
     from stylegan_tf import api
 
-    figures = FIGURE_ORDER if args.figure == "all" else [args.figure]
     # Load every network and validate every figure before writing anything.
     networks, jobs = {}, []
     for figure in figures:
@@ -372,12 +377,13 @@ def run(figure_name, args):
         fig_args = _figure_kwargs(args, figure)
         fig_args.minibatch_size = args.minibatch_size
         total = _validate(fig_args, figure, networks[source])
-        jobs.append((figure, networks[source], fig_args, total))
+        labels = tool.labels_for(networks[source], args.get("class_idx"))
+        jobs.append((figure, networks[source], fig_args, total, labels))
 
     tool.make_outdir("--result_dir", args.result_dir)
-    for figure, Gs, fig_args, total in jobs:
+    for figure, Gs, fig_args, total, labels in jobs:
         progress = api.Progress(total, label=figure)
-        canvas = _draw(figure, Gs, fig_args, progress)
+        canvas = _draw(figure, Gs, fig_args, progress, labels)
         path = os.path.join(args.result_dir, FILENAMES[figure])
         api.save_image(canvas, path)
         print("%s: wrote %s (%dx%d)" % (figure, path, canvas.size[0], canvas.size[1]))

@@ -19,8 +19,9 @@ from stylegan_tf import cli as tool
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
                help=tool.click_help(__doc__))
-@click.option("--network", default=tool.OFFICIAL_URLS["ffhq"], metavar="PKL|URL",
-              help="Generator pickle, path or URL (default: NVIDIA's karras2019stylegan-ffhq-1024x1024.pkl).")
+@click.option("--network", default=tool.OFFICIAL_URLS["ffhq"], metavar="PKL|URL|RUN_DIR",
+              help="Generator pickle (path or URL) or run directory (default: NVIDIA's "
+              "karras2019stylegan-ffhq-1024x1024.pkl).")
 @click.option("--seed", type=tool.SEED, default=5, show_default=True, help="Latent seed.")
 @click.option("--psi", type=tool.PSI, default=0.7, show_default=True, help="Truncation psi.")
 @click.option("--cutoff", type=int, default=8, show_default=True, help="Truncate layers below this index.")
@@ -31,11 +32,14 @@ from stylegan_tf import cli as tool
 @click.option("--output", default="example.png", show_default=True, help="File name inside --result_dir.")
 @click.option("--cache_dir", default=None, help="Download cache (default: $STYLEGAN_CACHE_DIR or ~/.cache/stylegan_tf).")
 @cli.bool_option("--quiet", help="Do not print the layer table.")
+@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None,
+              help="Class index of a conditional generator (required for one).")
 @cli.verbose_option
-def command(network, seed, psi, cutoff, noise, result_dir, output, cache_dir, quiet):
+def command(network, seed, psi, cutoff, noise, result_dir, output, cache_dir, quiet, class_idx):
     if not output or os.path.basename(output) != output:
         raise click.BadParameter("expected a file name, got %r" % output, param_hint="--output")
     tool.check_outdir("--result_dir", result_dir)
+    tool.check_network_arg("--network", network)
     cli.import_tensorflow()
     import numpy as np
     from stylegan_tf import api
@@ -43,9 +47,10 @@ def command(network, seed, psi, cutoff, noise, result_dir, output, cache_dir, qu
     Gs = tool.load_generator("--network", network, cache_dir)
     if not quiet:
         Gs.print_layers()
+    labels = tool.labels_for(Gs, class_idx)
     latents = api.latents_from_seeds(Gs, [seed])
     noise = np.random.RandomState([seed, 0x5eed]) if noise == "seeded" else noise
-    images = api.generate(Gs, latents, truncation_psi=psi, truncation_cutoff=cutoff, noise=noise)
+    images = api.generate(Gs, latents, truncation_psi=psi, truncation_cutoff=cutoff, noise=noise, labels=labels)
 
     tool.make_outdir("--result_dir", result_dir)
     path = os.path.join(result_dir, output)

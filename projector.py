@@ -1,7 +1,7 @@
 """Project images into the latent space of a trained StyleGAN generator (find the w that reproduces them).
 
-    python projector.py --network my.pkl --lpips lpips_vgg16.npz --target face.png --outdir out
-    python projector.py --network my.pkl --lpips lpips_vgg16.npz --target a.png --target b.png --space w+ \\
+    python projector.py --network my.pkl --target face.png --outdir out
+    python projector.py --network my.pkl --target a.png --target b.png --space w+ \\
         --num_steps 500 --save_video 1 --outdir out
 
 The method of the StyleGAN2 projector (Karras et al. 2020, section 5): minimise the LPIPS distance between
@@ -17,8 +17,9 @@ less editable latents). Several `--target`s are projected together, each with it
 Outputs in --outdir: `target.png` (the targets as projected, side by side), `proj.png` (the projections),
 `projected_w.npz` (`w` [N, num_layers, dlatent_size], loadable by `generate.py --w`, and the optimised
 noise maps `noise0`.. [N, 1, res, res]), and with `--save_video 1` `proj.mp4` (GIF without imageio-ffmpeg):
-target and projection side by side, one frame per step. LPIPS needs the VGG16 weights converted by
-`python -m metrics.convert_lpips` (docs/metrics.md). See docs/editing.md.
+target and projection side by side, one frame per step. LPIPS: NVIDIA's `vgg16_zhang_perceptual.pkl` (the
+network the official PPL uses), downloaded once into the cache; `--lpips` takes another copy or format
+(docs/metrics.md). See docs/editing.md.
 """
 
 import os
@@ -38,8 +39,20 @@ LPIPS_RESOLUTION = 256    # images larger than this are box-downsampled to it be
 # Python API.
 
 
-def load_lpips(path_or_url, cache_dir=None):
-    """The LPIPS-VGG16 distance network of `metrics.feature_nets` (the one call site of its loader)."""
+def lpips_error(lpips_path, cache_dir, error):
+    """The one-line error of a failed --lpips; for a URL not in the cache (offline), which file to fetch
+    and where to put it."""
+    missing = [url for url in lpips_path.split(",") if dnnlib.util.is_url(url) and not url.startswith("file://")
+               and not os.path.isfile(dnnlib.util.cached_download_path(url, cache_dir))]
+    if missing:
+        return ("--lpips: cannot download %s; without internet, fetch it elsewhere and put it at %s (or give "
+                "--lpips PATH)" % (missing[0], dnnlib.util.cached_download_path(missing[0], cache_dir)))
+    return "--lpips %s" % (str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+
+def load_lpips(path_or_url=tool.LPIPS_PKL_URL, cache_dir=None):
+    """The LPIPS-VGG16 distance network of `metrics.feature_nets` (the one call site of its loader); by
+    default NVIDIA's vgg16_zhang_perceptual.pkl through the download cache."""
     from metrics import feature_nets
     return feature_nets.load_lpips(path_or_url, cache_dir=cache_dir)
 
@@ -240,11 +253,13 @@ def save_npz_atomic(path, **arrays):
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
                help=tool.click_help(__doc__))
-@click.option("--network", required=True, metavar="PKL|URL", help="Generator pickle, path or URL.")
+@click.option("--network", required=True, metavar="PKL|URL|RUN_DIR",
+              help="Generator pickle (path or URL), or a run directory (its latest snapshot).")
 @click.option("--target", "targets", required=True, multiple=True, metavar="IMG",
               help="Image to project (repeat for several, projected together).")
-@click.option("--lpips", "lpips_path", required=True, metavar="NPZ|URL",
-              help="LPIPS-VGG16 weights (.npz from python -m metrics.convert_lpips), path or URL.")
+@click.option("--lpips", "lpips_path", default=tool.LPIPS_PKL_URL, metavar="PKL|NPZ|URL",
+              help="LPIPS-VGG16 weights, path or URL: NVIDIA's vgg16_zhang_perceptual.pkl (default: downloaded once "
+              "into --cache_dir), the lpips package's vgg.pth,vgg16-397923af.pth, or an .npz of convert_lpips.")
 @click.option("--space", type=click.Choice(["w", "w+"]), default="w", show_default=True,
               help="w: one w for every layer; w+: one w per layer.")
 @click.option("--num_steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Optimisation steps.")
@@ -256,7 +271,8 @@ def save_npz_atomic(path, **arrays):
 @click.option("--seed", type=click.IntRange(min=0, max=2 ** 32 - 1), default=0, show_default=True,
               help="Seed of the initial noise maps and the noise added to w.")
 @click.option("--outdir", required=True, help="Output directory.")
-@click.option("--cache_dir", default=None, help="Download cache for URLs.")
+@click.option("--cache_dir", default=None, help="Download cache for URLs (default: $STYLEGAN_CACHE_DIR or "
+              "~/.cache/stylegan_tf).")
 @cli.verbose_option
 def command(network, targets, lpips_path, space, num_steps, save_video, resize, optimize_noise, seed, outdir,
             cache_dir):
@@ -264,8 +280,9 @@ def command(network, targets, lpips_path, space, num_steps, save_video, resize, 
     for path in targets:
         if not os.path.isfile(path):
             raise click.BadParameter("%s: no such file" % path, param_hint="--target")
-    if not dnnlib.util.is_url(lpips_path) and not os.path.isfile(lpips_path):
-        raise click.BadParameter("%s: no such file" % lpips_path, param_hint="--lpips")
+    for part in lpips_path.split(","):
+        if not dnnlib.util.is_url(part, allow_file_urls=True) and not os.path.isfile(part):
+            raise click.BadParameter("%s: no such file" % part, param_hint="--lpips")
     tool.check_outdir("--outdir", outdir)
 
     cli.import_tensorflow()
@@ -277,7 +294,7 @@ def command(network, targets, lpips_path, space, num_steps, save_video, resize, 
     try:
         lpips = load_lpips(lpips_path, cache_dir)
     except (FeatureNetworkError, OSError, ValueError) as e:
-        raise cli.CommandError("--lpips %s" % (str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
+        raise cli.CommandError(lpips_error(lpips_path, cache_dir, e)) from e
 
     tool.make_outdir("--outdir", outdir)
     video = None
@@ -309,10 +326,11 @@ def command(network, targets, lpips_path, space, num_steps, save_video, resize, 
 
 
 ERROR_TYPES = (ValueError, RuntimeError, OSError)
+cli.with_error_types(command, ERROR_TYPES)  # one line under `stylegan-tf project` too
 
 
 def main(argv=None):
-    cli.main(command, argv, prog_name="projector.py", error_types=ERROR_TYPES)
+    cli.main(command, argv, prog_name="projector.py")
 
 
 if __name__ == "__main__":

@@ -3,18 +3,19 @@
 Examples:
 
     # A network pickle (path or URL) against a dataset:
-    python run_metrics.py --network=karras2019stylegan-ffhq-1024x1024.pkl --metrics=fid50k \
+    python run_metrics.py --network=karras2019stylegan-ffhq-1024x1024.pkl --metrics=fid50k \\
         --dataset=ffhq --data_dir=datasets --mirror_augment=true --inception=inception-2015-12-05.tgz
 
     # The latest (or a given) snapshot of a training run; dataset and mirroring come from the run's
     # configuration, results are appended to <run_dir>/metric-<name>.txt:
-    python run_metrics.py --network=00005 --snapshot=25000 --metrics=fid50k,ppl_wend \
+    python run_metrics.py --network=00005 --snapshot=25000 --metrics=fid50k,ppl_wend \\
         --result_dir=results --lpips=lpips_vgg16.npz
 
 Metrics: fid50k, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ls, dummy (official StyleGAN), swd16k (Progressive
-GAN's SWD, no download) and fid1k, fid10k, ppl_*_1k, ls_10k, swd2k (quick). See docs/metrics.md. Errors (missing/corrupt pickle, unknown metric,
-dataset/generator resolution mismatch, wrong checksum, ...) are reported in one line with exit code 1; a bad
-command line (unknown flag, missing --network or --dataset) with exit code 2.
+GAN's SWD, no download), digits10k (the demo's digit classifier) and fid1k, fid10k, ppl_*_1k, ls_10k, swd2k,
+digits1k (quick). See docs/metrics.md. Errors (corrupt pickle, dataset/generator shape mismatch, wrong
+checksum, feature network that cannot be downloaded, ...) are reported in one line with exit code 1; a bad
+command line (unknown flag or metric, missing pickle, missing --network or --dataset) with exit code 2.
 """
 
 import os
@@ -23,6 +24,8 @@ import sys
 import click
 
 from dnnlib import cli
+from stylegan_tf import cli as tool
+from stylegan_tf.data import DEFAULT_DATA_DIR
 
 PROG_NAME = "run_metrics.py"
 
@@ -38,7 +41,10 @@ def _metric_list(spec, num_samples):
         raise UsageError("--metrics is empty")
     out = []
     for name in names:
-        args = metric_base.get_metric_args(name)
+        try:
+            args = metric_base.get_metric_args(name)
+        except metric_base.MetricError as e:
+            raise UsageError("--metrics: %s%s" % (e, cli.suggestion(name, metric_base.metric_names()))) from None
         if num_samples is not None:
             if num_samples < 2:
                 raise UsageError("--num_samples must be >= 2")
@@ -63,7 +69,7 @@ def _resolve_network(opts):
             raise UsageError("--snapshot needs --network to name a run, not a pickle")
         return net, None
     if net.endswith(".pkl"):
-        raise UsageError("network pickle not found: %s" % net)
+        raise UsageError("--network: network pickle not found: %s" % net)
     try:
         run_dir = rundir.locate_run_dir(net, opts.result_dir)
         return rundir.locate_network_pkl(run_dir, opts.snapshot, opts.result_dir), run_dir
@@ -73,6 +79,7 @@ def _resolve_network(opts):
 
 def run(opts):
     """Evaluate the metrics (see `command`)."""
+    network_pkl, run_dir = _resolve_network(opts)  # a missing pickle or run is refused before TensorFlow starts
     tf = cli.import_tensorflow()
     from metrics import metric_base
     from metrics.feature_nets import FeatureNetworkError
@@ -92,13 +99,13 @@ def run(opts):
         for args in ls_args:
             args.directions_dir = opts.directions
             args.directions_ratio = opts.directions_ratio
-    network_pkl, run_dir = _resolve_network(opts)
     dataset_args = None
     if opts.dataset is not None:
         dataset_args = dict(tfrecord_dir=opts.dataset, shuffle_mb=0)
     mirror = opts.mirror_augment  # None: the run's setting
     if run_dir is None and mirror is None:
         mirror = False
+    data_dir = opts.data_dir if opts.data_dir is not None or run_dir is not None else DEFAULT_DATA_DIR
     log_dir = run_dir if run_dir is not None else opts.result_dir
     strategy = None
     if opts.gpus > 1:
@@ -117,14 +124,14 @@ def run(opts):
                              ", ".join(needs_reals), "s" if len(needs_reals) == 1 else "", network_pkl))
     print("Evaluating %s on %s..." % (", ".join(m.name for m in group.metrics), network_pkl), flush=True)
     try:
-        group.run(network_pkl, run_dir=log_dir, data_dir=opts.data_dir, dataset_args=dataset_args,
+        group.run(network_pkl, run_dir=log_dir, data_dir=data_dir, dataset_args=dataset_args,
                   mirror_augment=mirror, num_gpus=opts.gpus)
     except FeatureNetworkError as e:
         raise metric_base.MetricError(str(e)) from None
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
-               help=__doc__.replace("Examples:\n", "Examples:\n\b", 1))
+               help=tool.click_help(__doc__))
 @click.option("--network", required=True, help="Network pickle (path or URL), or a run id / run directory (see "
               "--snapshot).")
 @click.option("--snapshot", default=None, help="Snapshot (kimg number, or a pickle path) of the run given by "
@@ -132,7 +139,8 @@ def run(opts):
 @click.option("--metrics", default="fid50k", show_default=True, help="Comma-separated metric names.")
 @click.option("--dataset", default=None, help="TFRecord dataset directory (relative to --data_dir); default: the "
               "run's configuration.")
-@click.option("--data_dir", default=None, help="Root directory of datasets.")
+@click.option("--data_dir", default=None, help="Root directory of datasets (default: the run's, else %s)."
+              % DEFAULT_DATA_DIR)
 @cli.bool_option("--mirror_augment", default=None, help="Mirror the reals (default: the run's setting, else 0).")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Number of GPUs (replicas of a MirroredStrategy).")
@@ -174,7 +182,7 @@ def main(argv=None):
     """Parse argv (argv[0] is the program name; default sys.argv) and run; returns the exit code (0 ok,
     1 a failed metric or a bad file, 2 a bad command line)."""
     argv = list(sys.argv if argv is None else argv)
-    return cli.run(command, argv[1:], prog_name=PROG_NAME, error_types=_error_types)
+    return cli.run(command, argv[1:], prog_name=PROG_NAME)
 
 
 def _error_types():
@@ -182,6 +190,9 @@ def _error_types():
     from metrics.feature_nets import FeatureNetworkError
     from metrics.metric_base import MetricError
     return MetricError, FeatureNetworkError
+
+
+cli.with_error_types(command, _error_types)  # one line under `stylegan-tf metrics` too
 
 
 if __name__ == "__main__":

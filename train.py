@@ -3,11 +3,12 @@
     python train.py                                   # small StyleGAN on the built-in demo dataset (CPU, minutes)
     python train.py --dataset=ffhq --config=ffhq      # the paper's FFHQ 1024x1024 setup
     python train.py --dataset=ffhq --config=ffhq,mix50 --gpus=8
-    python train.py --resume=results/00003-sgan-ffhq-8gpu   # continue from the latest snapshot
+    python train.py --dataset=mine                    # your own dataset: datasets/mine, runs in results/NNNNN-sgan-mine-1gpu
+    python train.py --resume=results/00003-sgan-ffhq-8gpu   # continue that run, in its directory, with its settings
 
-`--config` takes a comma-separated list of the official presets (see PRESETS), applied in order;
-`--set group.key=value` overrides any official keyword (groups: G, D, G_opt, D_opt, G_loss,
-D_loss, dataset, sched, grid, augment, train).
+`--config` takes a comma-separated list of presets, applied in order (listed below); `--set
+group.key=value` overrides any official keyword (groups: G, D, G_opt, D_opt, G_loss, D_loss, dataset,
+sched, grid, augment, train). Snapshot metric: swd2k (no download), fid50k with the paper dataset presets.
 """
 
 import ast
@@ -19,10 +20,20 @@ import click
 
 import dnnlib
 from dnnlib import EasyDict, cli
+from stylegan_tf import cli as tool
+from stylegan_tf.data import DEFAULT_DATA_DIR
+
+
+# Snapshot metrics. On your own data: Progressive GAN's SWD on 2048 images, which needs no download and
+# takes seconds to minutes on a CPU (a trend to watch, not a number to compare with papers: run
+# `--metrics=fid50k` or run_metrics.py for those). The paper presets keep the official fid50k.
+DEFAULT_METRICS = ["swd2k"]
+PAPER_METRICS = ["fid50k"]
 
 
 def base_config():
-    """The official StyleGAN defaults (train.py + training_loop.py)."""
+    """The official StyleGAN defaults (train.py + training_loop.py), except the snapshot metric
+    (DEFAULT_METRICS instead of fid50k, which a paper dataset preset brings back)."""
     c = EasyDict()
     c.desc = "sgan"
     c.train = EasyDict(total_kimg=25000, mirror_augment=False, G_smoothing_kimg=10.0, D_repeats=1,
@@ -39,7 +50,7 @@ def base_config():
                        D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003})
     c.grid = EasyDict(size="4k", layout="random")
     c.augment = EasyDict()  # the pipeline slot for what D sees (ours; empty: none, as the official loop)
-    c.metrics = ["fid50k"]
+    c.metrics = list(DEFAULT_METRICS)
     c.tf_config = {"rnd.np_random_seed": 1000}
     return c
 
@@ -80,24 +91,28 @@ def _demo(c):
     c.metrics = []
 
 
+def _paper_dataset(name, tfrecord_dir, mirror_augment, resolution=None):
+    """A preset of one of the paper's datasets (official desc, directory and mirroring; fid50k snapshots)."""
+    def apply(c):
+        c.desc += "-" + name
+        c.dataset.update(tfrecord_dir=tfrecord_dir, **({} if resolution is None else dict(resolution=resolution)))
+        c.train.update(mirror_augment=mirror_augment)
+        c.metrics = list(PAPER_METRICS)
+    apply.names_dataset = True
+    return apply
+
+
 # Official presets by their run-description names (NVlabs/stylegan train.py), plus 'demo'.
 PRESETS = {
     "stylegan": lambda c: None,
     "demo": _demo,
-    "ffhq": lambda c: (c.__setitem__("desc", c.desc + "-ffhq"), c.dataset.update(tfrecord_dir="ffhq"),
-                       c.train.update(mirror_augment=True)),
-    "ffhq512": lambda c: (c.__setitem__("desc", c.desc + "-ffhq512"),
-                          c.dataset.update(tfrecord_dir="ffhq", resolution=512), c.train.update(mirror_augment=True)),
-    "ffhq256": lambda c: (c.__setitem__("desc", c.desc + "-ffhq256"),
-                          c.dataset.update(tfrecord_dir="ffhq", resolution=256), c.train.update(mirror_augment=True)),
-    "celebahq": lambda c: (c.__setitem__("desc", c.desc + "-celebahq"), c.dataset.update(tfrecord_dir="celebahq"),
-                           c.train.update(mirror_augment=True)),
-    "bedroom": lambda c: (c.__setitem__("desc", c.desc + "-bedroom"),
-                          c.dataset.update(tfrecord_dir="lsun-bedroom-full"), c.train.update(mirror_augment=False)),
-    "car": lambda c: (c.__setitem__("desc", c.desc + "-car"), c.dataset.update(tfrecord_dir="lsun-car-512x384"),
-                      c.train.update(mirror_augment=False)),
-    "cat": lambda c: (c.__setitem__("desc", c.desc + "-cat"), c.dataset.update(tfrecord_dir="lsun-cat-full"),
-                      c.train.update(mirror_augment=False)),
+    "ffhq": _paper_dataset("ffhq", "ffhq", mirror_augment=True),
+    "ffhq512": _paper_dataset("ffhq512", "ffhq", mirror_augment=True, resolution=512),
+    "ffhq256": _paper_dataset("ffhq256", "ffhq", mirror_augment=True, resolution=256),
+    "celebahq": _paper_dataset("celebahq", "celebahq", mirror_augment=True),
+    "bedroom": _paper_dataset("bedroom", "lsun-bedroom-full", mirror_augment=False),
+    "car": _paper_dataset("car", "lsun-car-512x384", mirror_augment=False),
+    "cat": _paper_dataset("cat", "lsun-cat-full", mirror_augment=False),
     "wgangp": lambda c: (c.__setitem__("desc", c.desc + "-wgangp"),
                          c.G_loss.update(func_name="training.loss.G_wgan"),
                          c.D_loss.clear(), c.D_loss.update(func_name="training.loss.D_wgan_gp"),
@@ -167,6 +182,18 @@ class UsageError(click.UsageError):
     """A bad flag value or override: reported as one line and exit code 2."""
 
 
+def desc_with_dataset(desc, dataset, preset_names):
+    """The run description naming the dataset as the official ones do (`sgan-ffhq-8gpu`): `--dataset=mine`
+    gives `sgan-mine-1gpu` (in place of `-demo` for the demo preset); a paper dataset preset names it already."""
+    if any(getattr(PRESETS[n], "names_dataset", False) for n in preset_names):
+        return desc
+    name = os.path.basename(os.path.normpath(dataset))
+    if "-demo" in desc:
+        return desc.replace("-demo", "-" + name)
+    family, _, rest = desc.partition("-")
+    return "-".join(p for p in (family, name, rest) if p)
+
+
 def build_config(config_names, num_gpus, overrides=(), dataset=None, total_kimg=None, mirror_augment=None,
                  metrics=None):
     """The full run configuration from presets, GPU count and overrides (no side effects)."""
@@ -190,8 +217,7 @@ def build_config(config_names, num_gpus, overrides=(), dataset=None, total_kimg=
     if dataset is not None:
         c.dataset.pop("demo", None)
         c.dataset.tfrecord_dir = dataset
-        if "demo" in names:
-            c.desc = c.desc.replace("-demo", "-" + os.path.basename(dataset.rstrip("/")))
+        c.desc = desc_with_dataset(c.desc, dataset, names)
     if total_kimg is not None:
         c.train.total_kimg = total_kimg
     if mirror_augment is not None:
@@ -252,9 +278,14 @@ def metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, dataset_
     from metrics import metric_base
     group = metric_base.MetricGroup(metric_arg_list, **metric_kwargs)
 
+    def unavailable(metric, error):
+        print("train.py: warning: metric %s skipped for the rest of this run (%s); evaluate the snapshots later "
+              "with: run_metrics.py --network %s --metrics %s" % (metric.name, error, run_dir, metric.name),
+              file=sys.stderr, flush=True)
+
     def on_snapshot(network_pkl):
         group.run(network_pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
-                  mirror_augment=mirror_augment, num_gpus=num_gpus)
+                  mirror_augment=mirror_augment, num_gpus=num_gpus, on_unavailable=unavailable)
         return getattr(group, "latest_results", {}) or {}
     on_snapshot.group = group  # for the summary at the end
     return on_snapshot
@@ -289,6 +320,94 @@ def override_keys(c):
                 | {"tfrecord_dir", "demo"}, sched=keywords(training_loop.training_schedule),
                 grid=keywords(images.setup_snapshot_image_grid) - {"seed"}, train=TrainingConfig.settable(),
                 augment=augment(c.augment.get("func_name")))
+
+
+# The options that define a run: recorded in its config.json ('command_line') for --resume RUN_DIR.
+RUN_OPTIONS = ("dataset", "data_dir", "config", "total_kimg", "mirror_augment", "metrics", "set", "seed", "xla",
+               "inception", "lpips", "ls_classifiers", "cache_dir", "batch_gpu", "freezed", "freezeg", "freeze_mapping",
+               "aug", "p", "target", "augpipe", "ada_kimg")
+
+
+def run_options_record(opts, config_names):
+    """config.json's 'command_line': this run's defining options, the presets resolved."""
+    return dict({k: opts.get(k) for k in RUN_OPTIONS}, config=config_names)
+
+
+def apply_resume_settings(opts):
+    """--resume RUN_DIR continues that run in its own directory (opts.resume_dir) with the options recorded
+    in its config.json, except those given on this command line; its --set overrides come first and this
+    command line's after them (so these win). --resume PICKLE takes the settings of the run directory
+    holding the pickle, if any, and starts a new run directory."""
+    opts.resume_dir = None
+    if not opts.resume or not os.path.exists(opts.resume):
+        return opts
+    source = opts.resume if os.path.isdir(opts.resume) else os.path.dirname(os.path.abspath(opts.resume))
+    if os.path.isdir(opts.resume):
+        opts.resume_dir = os.path.normpath(opts.resume)
+    config_json = os.path.join(source, "config.json")
+    if not os.path.isfile(config_json):
+        return opts
+    import json
+    try:
+        with open(config_json) as f:
+            record = json.load(f).get("command_line")
+    except (OSError, ValueError, AttributeError) as e:
+        raise cli.CommandError("--resume: cannot read %s (%s); give the settings on the command line and resume from "
+                               "a snapshot pickle instead" % (config_json, e)) from None
+    if record is None:
+        print("%s holds no command-line record (an older run): the settings are this command line's" % config_json)
+        return opts
+    for key in RUN_OPTIONS:
+        if key == "set":
+            opts.set = list(record.get("set") or []) + list(opts.set)
+        elif key not in opts.get("given", ()) and key in record:
+            opts[key] = record[key]
+    return opts
+
+
+def check_run_inputs(resume_pkl, dataset_args, data_dir):
+    """Before any run directory exists: the dataset opens, and a --resume pickle is a (G, D, Gs) snapshot
+    whose images (channels, resolution) have the dataset's shape (one-line errors naming both; other labels
+    are fine: the training loop adapts the networks to them, see fit_networks_to_dataset). Returns the
+    dataset's resolution and the pickle's lod (None without --resume)."""
+    import pickle
+    from stylegan_tf import api
+    from stylegan_tf.data import reader
+    from stylegan_tf.data.tfrecord import DatasetError
+    args = dict(dataset_args)
+    if args.get("class_name", "training.dataset.TFRecordDataset").endswith("TFRecordDataset"):
+        args["verify"] = False  # shapes only; the training loop checks record counts
+    try:
+        dset = reader.load_dataset(data_dir=data_dir, **args)
+    except DatasetError as e:
+        raise cli.CommandError("--dataset: %s" % e) from None
+    if resume_pkl is None:
+        return dset.shape[-1], None
+    try:
+        G, D, Gs = api.load_networks(resume_pkl)
+    except (OSError, pickle.UnpicklingError, ValueError, EOFError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise cli.CommandError("--resume %s; give a network-snapshot-*.pkl that train.py wrote, or its run directory"
+                               % (msg if resume_pkl in msg else "%s: %s" % (resume_pkl, msg))) from None
+    if G is None or D is None:
+        raise cli.CommandError("--resume %s holds only a generator; resuming needs a (G, D, Gs) network snapshot"
+                               % resume_pkl)
+    net_shape, net_labels = [int(v) for v in Gs.output_shape[1:]], api.label_size(Gs)
+    if net_shape != list(dset.shape):
+        raise cli.CommandError(
+            "--resume %s makes images of shape %s (CHW) with %d labels, but dataset %s holds %s with %d labels: "
+            "resume on a dataset of that shape, or train a new run without --resume"
+            % (resume_pkl, net_shape, net_labels, dset.tfrecord_dir, list(dset.shape), dset.label_size))
+    if net_labels != dset.label_size:
+        print("--resume %s: the networks take %d labels, dataset %s has %d: they will be adapted (variables copied "
+              "where name and shape match)" % (resume_pkl, net_labels, dset.tfrecord_dir, dset.label_size))
+    return dset.shape[-1], float(G.get_var("lod"))
+
+
+def continue_hint(prog, run_dir):
+    """The command that continues a stopped run where it stopped, in its directory and with its settings."""
+    import shlex
+    return "%s%s --resume %s" % ("python " if prog.endswith(".py") else "", prog, shlex.quote(run_dir))
 
 
 def check_override_keys(c, overrides):
@@ -358,6 +477,9 @@ def augment_config(aug, p, target, augpipe, ada_kimg):
 
 def run(opts):
     """Train with the command line's options (see `command`)."""
+    opts = apply_resume_settings(opts)
+    if opts.resume and not os.path.exists(opts.resume):
+        raise UsageError("--resume: no such snapshot or run directory: %s" % opts.resume)
     if opts.gpus is not None and opts.gpus < 1:
         raise UsageError("--gpus must be >= 1, got %d" % opts.gpus)
     if opts.total_kimg is not None and opts.total_kimg <= 0:
@@ -418,19 +540,29 @@ def run(opts):
                                            ls_classifiers=opts.ls_classifiers, cache_dir=opts.cache_dir).items()
                      if v is not None}
 
+    resolution, pickle_lod = check_run_inputs(resume_pkl, c.dataset, data_dir)
+    if (pickle_lod == 0.0 and not opts.resume_dir and not os.path.isfile(rundir.state_path_for(resume_pkl))
+            and not any(o.startswith("sched.lod_initial_resolution=") for o in opts.set)):
+        # A finished pickle (an official one, or a final snapshot) resumed into a new run: fine-tuning starts at
+        # full resolution instead of growing again from lod_initial_resolution.
+        c.sched.lod_initial_resolution = resolution
+        print("--resume %s is at full resolution (lod 0): training continues there (--set "
+              "sched.lod_initial_resolution=N to grow from NxN instead)" % resume_pkl)
     if tflib.is_chief(strategy):
-        run_dir = rundir.create_run_dir(opts.result_dir, c.desc)
+        run_dir = opts.resume_dir or rundir.create_run_dir(opts.result_dir, c.desc)
     else:
         import tempfile
         run_dir = tempfile.mkdtemp(prefix="stylegan-worker-")
-    with dnnlib.util.Logger(os.path.join(run_dir, "log.txt"), file_mode="a"):
+    with rundir.removed_unless_used(run_dir, fresh=run_dir != opts.resume_dir), \
+            dnnlib.util.Logger(os.path.join(run_dir, "log.txt"), file_mode="a"):
         print("Run directory: %s" % run_dir)
         print("  Look at fakesNNNNNN.png there (Gs's samples after each tick; reals.png holds the training images),")
         print("  network-snapshot-NNNNNN.pkl (networks, for generate.py and run_metrics.py) and log.txt;")
         print("  curves: tensorboard --logdir %s" % run_dir)
         rundir.write_config(run_dir, dict(c, num_gpus=num_gpus, data_dir=data_dir, resume=resume_pkl, seed=opts.seed,
                                           xla=opts.xla, batch_gpu=opts.batch_gpu, freezed=opts.freezed,
-                                          freezeg=opts.freezeg, freeze_mapping=opts.freeze_mapping))
+                                          freezeg=opts.freezeg, freeze_mapping=opts.freeze_mapping,
+                                          command_line=run_options_record(opts, config_names)))
         on_snapshot = metrics_callback(metric_arg_list, metric_kwargs, run_dir, data_dir, c.dataset,
                                        c.train.get("mirror_augment", False), num_gpus)
         config = training_config(c, resume_pkl=resume_pkl, resume_kimg=opts.resume_kimg, data_dir=data_dir,
@@ -448,15 +580,18 @@ def run(opts):
         results = on_snapshot.group.get_results() if on_snapshot is not None else {}
         if results:
             print("Metrics of the last snapshot: %s" % ", ".join("%s %.4g" % kv for kv in results.items()))
+        if os.path.basename(final or "") != rundir.FINAL_NAME:
+            print("To continue this run in %s with its settings: %s"
+                  % (run_dir, continue_hint(opts.get("prog", "train.py"), run_dir)))
         print("Done: %s" % final)
     return 0
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
-               help=__doc__.replace("\n\n    ", "\n\n\b\n    ", 1))
+               help=tool.click_help(__doc__) + "\n\nPresets: " + ", ".join(PRESETS) + ".")
 @click.option("--dataset", default=None, help="TFRecord directory name under --data_dir (default: the built-in demo "
               "dataset).")
-@click.option("--data_dir", default="datasets", show_default=True, help="Root directory of the datasets.")
+@click.option("--data_dir", default=DEFAULT_DATA_DIR, show_default=True, help="Root directory of the datasets.")
 @click.option("--result_dir", default="results", show_default=True, help="Root directory of the run directories.")
 @click.option("--gpus", type=int, default=None, help="Number of replicas (GPUs; on a machine without GPUs, logical "
               "CPU devices). Default: all visible GPUs, else 1.")
@@ -500,7 +635,10 @@ def run(opts):
               "this process.")
 @cli.verbose_option
 def command(**opts):
-    code = run(EasyDict(opts, set=list(opts["set"])))
+    ctx = click.get_current_context()
+    given = {k for k in opts if ctx.get_parameter_source(k) in (click.core.ParameterSource.COMMANDLINE,
+                                                                 click.core.ParameterSource.ENVIRONMENT)}
+    code = run(EasyDict(opts, set=list(opts["set"]), given=given, prog=ctx.command_path))
     if code:
         click.get_current_context().exit(code)
 

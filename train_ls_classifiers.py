@@ -22,6 +22,8 @@ import click
 
 import dnnlib
 from dnnlib import cli
+from stylegan_tf import cli as tool
+from stylegan_tf.data import DEFAULT_DATA_DIR
 
 PROG_NAME = "train_ls_classifiers.py"
 
@@ -84,6 +86,8 @@ def train_classifier(dset, attrib_idx, total_images, minibatch=8, lrate=1e-3, be
 
 def run(opts):
     """Train the classifiers (see `command`)."""
+    if not os.path.isdir(os.path.join(opts.data_dir, opts.dataset)):
+        raise UsageError("--dataset: no such dataset directory: %s" % os.path.join(opts.data_dir, opts.dataset))
     cli.import_tensorflow()
     from stylegan_tf import legacy
     from stylegan_tf.data import reader as dataset
@@ -122,9 +126,9 @@ def run(opts):
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"], max_content_width=110),
-               help=__doc__.replace("\n\n    python", "\n\n\b\n    python", 1))
+               help=tool.click_help(__doc__))
 @click.option("--dataset", required=True, help="Labelled TFRecord dataset directory (relative to --data_dir).")
-@click.option("--data_dir", default=None, help="Root directory of datasets.")
+@click.option("--data_dir", default=DEFAULT_DATA_DIR, show_default=True, help="Root directory of datasets.")
 @click.option("--result_dir", default="classifiers", show_default=True, help="Where the classifier pickles are "
               "written.")
 @click.option("--attributes", default=None, help="Comma-separated label columns to train (default: all, up to 40).")

@@ -2,7 +2,9 @@
 
 - One-line errors: `prog: error: <message>` on stderr, exit status 2 for a bad command line (unknown or
   misspelled option, with the nearest valid name suggested; bad value; missing flag) and 1 for a bad
-  file or a failed job. `--help` exits 0.
+  file or a failed job. `--help` exits 0. A command names its library's own error classes in its
+  `error_types` attribute (`with_error_types`), so that they are one line whichever way it is started
+  (`python X.py`, `stylegan-tf X`); `--verbose` adds the traceback above the line.
 - Boolean options (`bool_option`) take the usual spellings: `--flag`, `--flag=1`, `--flag 0`,
   `--flag=yes/no/true/false/on/off`, and absl's `--noflag`; a bare `--flag` never swallows the
   positional argument after it.
@@ -135,19 +137,47 @@ def normalize_bool_args(command, args):
     return out
 
 
-def _normalize(command, args):
-    """normalize_bool_args for the (sub)command that `args` select, through nested groups."""
-    if not isinstance(command, click.Group):
-        return normalize_bool_args(command, args)
-    if args and not args[0].startswith("-"):
+def _select(command, args):
+    """(the (sub)command that `args` select through nested groups, the arguments naming it, the rest)."""
+    names = []
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
         sub = command.get_command(click.Context(command), args[0])
-        if sub is not None:
-            return args[:1] + _normalize(sub, args[1:])
-    return args
+        if sub is None:
+            break
+        command, names, args = sub, names + args[:1], args[1:]
+    return command, names, args
+
+
+def _normalize(command, args):
+    """normalize_bool_args for the (sub)command that `args` select; (that command, the new args)."""
+    selected, names, rest = _select(command, args)
+    return selected, names + (rest if isinstance(selected, click.Group) else normalize_bool_args(selected, rest))
 
 
 def _one_line(text):
     return " ".join(str(text).split())
+
+
+def with_error_types(command, error_types):
+    """Attach the exception classes that `command` reports in one line (exit status 1): a tuple, or a
+    function returning one (called only when an error occurs, so that `--help` imports nothing)."""
+    command.error_types = error_types
+    return command
+
+
+def _error_types(*sources):
+    types = ()
+    for source in sources:
+        source = source() if callable(source) and not isinstance(source, type) else source
+        types += tuple(source or ())
+    return types
+
+
+def _report(prog, message, verbose_traceback=True):
+    if verbose_traceback and is_verbose():
+        import traceback
+        traceback.print_exc()
+    print("%s: error: %s" % (prog, _one_line(message)), file=sys.stderr)
 
 
 def run(command, argv=None, prog_name=None, error_types=()):
@@ -156,7 +186,10 @@ def run(command, argv=None, prog_name=None, error_types=()):
     returning them, called only when an error occurs, so `--help` need not import their modules)."""
     args = list(sys.argv[1:] if argv is None else argv)
     prog = prog_name or os.path.basename(sys.argv[0] or command.name or "stylegan-tf")
-    args = _normalize(command, args)
+    try:
+        selected, args = _normalize(command, args)
+    except click.ClickException:  # an unknown subcommand: click.main reports it
+        selected = command
     try:
         command.main(args, prog_name=prog, standalone_mode=False)
         code = 0
@@ -166,15 +199,15 @@ def run(command, argv=None, prog_name=None, error_types=()):
         print("%s: interrupted" % prog, file=sys.stderr)
         code = 130
     except click.ClickException as e:
-        print("%s: error: %s" % (prog, _one_line(e.format_message())), file=sys.stderr)
+        _report(prog, e.format_message(), verbose_traceback=isinstance(e, CommandError))
         code = e.exit_code
     except KeyboardInterrupt:
         print("%s: interrupted" % prog, file=sys.stderr)
         code = 130
     except Exception as e:
-        if not isinstance(e, tuple(error_types() if callable(error_types) else error_types)):
+        if not isinstance(e, _error_types(error_types, getattr(selected, "error_types", ()))):
             raise
-        print("%s: error: %s" % (prog, _one_line(e)), file=sys.stderr)
+        _report(prog, e)
         code = 1
     return code
 
@@ -182,6 +215,18 @@ def run(command, argv=None, prog_name=None, error_types=()):
 def main(command, argv=None, prog_name=None, error_types=()):
     """`run` and exit with its status (the body of every tool's `main`)."""
     sys.exit(run(command, argv=argv, prog_name=prog_name, error_types=error_types))
+
+
+def _renamed(command, script, name):
+    """A copy of `command` (and of its subcommands) whose help says `name` where it says `python script` or
+    `script`: the examples of `stylegan-tf train --help` read `stylegan-tf train ...`."""
+    import copy
+    command = copy.copy(command)
+    if command.help:
+        command.help = command.help.replace("python " + script, name).replace('"%s ' % script, '"%s ' % name)
+    if isinstance(command, click.Group):
+        command.commands = {k: _renamed(c, script, name) for k, c in command.commands.items()}
+    return command
 
 
 class LazyGroup(click.Group):
@@ -200,7 +245,8 @@ class LazyGroup(click.Group):
             import importlib
             target, _ = self.lazy_commands[name]
             module_name, attr = target.split(":")
-            return getattr(importlib.import_module(module_name), attr)
+            return _renamed(getattr(importlib.import_module(module_name), attr), "%s.py" % module_name,
+                            "%s %s" % (self.name, name))
         return super().get_command(ctx, name)
 
     def resolve_command(self, ctx, args):

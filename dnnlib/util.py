@@ -310,6 +310,17 @@ def _gdown_downloader(progress: bool):
     return download
 
 
+def cached_download_path(url: str, cache_dir: str = None) -> str:
+    """Where `download` keeps the file of a URL: `<cache_dir>/downloads/<md5(url)[:8]>_<file name>`. A copy
+    fetched by hand and put there is used as if downloaded (for machines without internet)."""
+    parsed = urllib.parse.urlparse(url)
+    name = os.path.basename(parsed.path) or "download"
+    if is_google_drive_url(url):
+        name = "drive-" + (urllib.parse.parse_qs(parsed.query).get("id", [""])[0] or name)
+    fname = hashlib.md5(url.encode("utf-8")).hexdigest()[:8] + "_" + re.sub(r"[^0-9A-Za-z_.-]", "_", name)
+    return os.path.join(cache_dir or default_cache_dir(), "downloads", fname)
+
+
 def download(url: str, cache_dir: str = None, sha256: str = None, progress: bool = True) -> Tuple[str, str]:
     """(local path, SHA-256) of a URL's file, fetched once into `<cache_dir>/downloads/` with pooch
     (Google Drive links through gdown) and written under a temporary name until complete.
@@ -334,18 +345,14 @@ def download(url: str, cache_dir: str = None, sha256: str = None, progress: bool
             raise DownloadError("%s has the wrong checksum: sha256 %s, expected %s" % (url, digest, sha256.lower()))
         return path, digest
 
-    downloads = os.path.join(cache_dir or default_cache_dir(), "downloads")
+    cached = cached_download_path(url, cache_dir)
+    downloads, fname = os.path.split(cached)
     parsed = urllib.parse.urlparse(url)
-    name = os.path.basename(parsed.path) or "download"
-    if is_google_drive_url(url):
-        name = "drive-" + (urllib.parse.parse_qs(parsed.query).get("id", [""])[0] or name)
-    fname = hashlib.md5(url.encode("utf-8")).hexdigest()[:8] + "_" + re.sub(r"[^0-9A-Za-z_.-]", "_", name)
     record = os.path.join(downloads, fname + ".sha256")
     expected = sha256.lower() if sha256 else None
     if expected is None and os.path.isfile(record):
         with open(record) as f:
             expected = f.read().strip() or None
-    cached = os.path.join(downloads, fname)
     if os.path.isfile(cached) and expected is not None and file_sha256(cached) != expected:
         raise DownloadError("%s: the cached copy %s has the wrong checksum (expected sha256 %s); delete it to download again"
                             % (url, cached, expected))

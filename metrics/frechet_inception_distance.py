@@ -42,7 +42,7 @@ class FID(metric_base.ImageSetMetric):
                 ("inception", args.inception, args.inception_sha256),
                 lambda: feature_nets.load_inception(args.inception, cache_dir=self.cache_dir, sha256=args.inception_sha256))
         except feature_nets.FeatureNetworkError as e:
-            raise metric_base.MetricError(str(e)) from None
+            raise metric_base.FeatureNetworkUnavailable(str(e)) from None
 
     def _evaluate(self, Gs, num_gpus):
         minibatch_size = num_gpus * self.minibatch_per_gpu

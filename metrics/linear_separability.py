@@ -132,7 +132,7 @@ class LS(metric_base.MetricBase):
                 return nets
             return indices, self._cached_feature_net(("ls", tuple(paths), tuple(sums), id(strategy)), load)
         except feature_nets.FeatureNetworkError as e:
-            raise metric_base.MetricError(str(e)) from None
+            raise metric_base.FeatureNetworkUnavailable(str(e)) from None
 
     def _note_classifiers(self, classifiers):
         """One note for all classifiers: the single file, or '<dir or first file>+N' and the SHA-256

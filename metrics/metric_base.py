@@ -68,6 +68,11 @@ class MetricError(Exception):
     """A metric cannot run: bad network pickle, dataset, feature network or arguments."""
 
 
+class FeatureNetworkUnavailable(MetricError):
+    """A metric's feature network (Inception, LPIPS, LS classifiers) is not given, cannot be downloaded or
+    read, or has the wrong checksum: the metric cannot run, but others can (see MetricGroup.run)."""
+
+
 # ----------------------------------------------------------------------------
 # Base class for metrics.
 
@@ -151,6 +156,8 @@ class MetricBase:
         self._active_strategy = strategy
         if Gs is None:
             Gs = load_generator(network_pkl, strategy)
+        from stylegan_tf import api
+        self._label_mode = self.labels if api.label_size(Gs) > 0 else None  # named in the line: runs differ by it
         self._evaluate(Gs, num_gpus=strategy.num_replicas_in_sync)
         self._eval_time = time.time() - time_begin
 
@@ -174,6 +181,8 @@ class MetricBase:
             result_str += res.fmt % res.value
         for kind, file_name, sha256 in self._feature_nets:
             result_str += " [%s %s sha256:%s]" % (kind, file_name, (sha256 or "unknown")[:12])
+        if getattr(self, "_label_mode", None):
+            result_str += " [labels %s]" % self._label_mode  # a conditional generator's --labels
         return result_str
 
     def _note_feature_net(self, kind, source, sha256):
@@ -348,12 +357,21 @@ class MetricGroup:
             args.update(common_kwargs)
             self.metrics.append(dnnlib.util.call_func_by_name(**args))
 
-    def run(self, network_pkl, *args, Gs=None, **kwargs):
+    def run(self, network_pkl, *args, Gs=None, on_unavailable=None, **kwargs):
+        """Run every metric on the pickle. With `on_unavailable(metric, error)`, a metric whose feature
+        network cannot be had (FeatureNetworkUnavailable: not given, offline, missing file, bad checksum) is
+        reported there and dropped from the group instead of raising (training goes on without it)."""
         if Gs is None and self.metrics:
             strategy = self.metrics[0]._get_strategy(kwargs.get("num_gpus", 1))
             Gs = load_generator(network_pkl, strategy)
-        for metric in self.metrics:
-            metric.run(network_pkl, *args, Gs=Gs, **kwargs)
+        for metric in list(self.metrics):
+            try:
+                metric.run(network_pkl, *args, Gs=Gs, **kwargs)
+            except FeatureNetworkUnavailable as e:
+                if on_unavailable is None:
+                    raise
+                self.metrics.remove(metric)
+                on_unavailable(metric, e)
 
     def get_result_str(self):
         return " ".join(metric.get_result_str() for metric in self.metrics)
@@ -402,7 +420,9 @@ def load_generator(network_pkl, strategy=None):
     except FileNotFoundError:
         raise MetricError("network pickle not found: %s" % network_pkl) from None
     except (pickle.UnpicklingError, ValueError, EOFError, OSError) as e:
-        raise MetricError("cannot load network pickle %s: %s" % (network_pkl, str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MetricError(msg if msg.startswith(str(network_pkl))
+                          else "cannot load network pickle %s: %s" % (network_pkl, msg)) from None
     Gs = obj[-1] if isinstance(obj, (tuple, list)) else obj
     if not isinstance(Gs, Network):
         raise MetricError("%s does not hold a generator network (expected (G, D, Gs))" % network_pkl)

@@ -118,14 +118,15 @@ class PPL(metric_base.MetricBase):
     def _load_lpips(self):
         spec = self.feature_args.lpips
         if spec is None:
-            raise metric_base.MetricError("%s needs LPIPS-VGG16 weights: give --lpips (vgg16_zhang_perceptual.pkl, or "
+            raise metric_base.FeatureNetworkUnavailable(
+                "%s needs LPIPS-VGG16 weights: give --lpips (vgg16_zhang_perceptual.pkl, or "
                                           "vgg.pth,vgg16-397923af.pth; see docs/metrics.md)" % self.name)
         try:
             sha = self.feature_args.lpips_sha256
             return self._cached_feature_net(("lpips", spec, sha),
                                             lambda: feature_nets.load_lpips(spec, cache_dir=self.cache_dir, sha256=sha))
         except feature_nets.FeatureNetworkError as e:
-            raise metric_base.MetricError(str(e)) from None
+            raise metric_base.FeatureNetworkUnavailable(str(e)) from None
 
     def _evaluate(self, Gs, num_gpus):
         metric_base.require_style_components(Gs, self.name)

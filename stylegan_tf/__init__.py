@@ -31,8 +31,21 @@ def _install_keras_hook():
     watched = ("tensorflow", "keras")
     state = dict(depth=0, done=False)
 
+    def ours_mid_import():
+        """TensorFlow imported from inside one of our modules (e.g. dnnlib.tflib.network, on the first
+        load_generator): registering now would import a half-initialised module. Our network modules are
+        imported by whatever loads a network, and register their classes then."""
+        return any(getattr(getattr(m, "__spec__", None), "_initializing", False)
+                   for name, m in list(sys.modules.items()) if name.split(".")[0] in ("dnnlib", "stylegan_tf")
+                   and name != "stylegan_tf")
+
     def maybe_register():
         if state["done"] or state["depth"] or not all(m in sys.modules for m in watched):
+            return
+        if ours_mid_import():
+            state["done"] = True
+            if hook in sys.meta_path:
+                sys.meta_path.remove(hook)
             return
         state["done"] = True
         if hook in sys.meta_path:

@@ -98,8 +98,11 @@ def latents_from_seeds(Gs_or_latent_size, seeds):
 
 
 def map_latents(Gs, latents, labels=None, minibatch_size=None):
-    """z [N, latent_size] -> w [N, num_layers, dlatent_size] with the mapping network."""
+    """z [N, latent_size] -> w [N, num_layers, dlatent_size] with the mapping network. `labels`: [N, label_size],
+    or one row [1, label_size] for every latent (a class)."""
     latents = np.asarray(latents, np.float32)
+    if labels is not None and len(labels) == 1 and len(latents) != 1:
+        labels = np.repeat(np.asarray(labels, np.float32), len(latents), axis=0)
     return Gs.components.mapping.run(latents, labels, minibatch_size=minibatch_size)
 
 

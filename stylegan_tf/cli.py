@@ -18,6 +18,12 @@ OFFICIAL_URLS = {
     "cats": "https://drive.google.com/uc?id=1MQywl0FNt6lHu8E_EUqnRbviagS7fbiJ",      # ...-cats-256x256.pkl
 }
 
+# NVIDIA's LPIPS-VGG16 (the network the official v1 PPL loads), from NVIDIA's CDN: projector.py's default
+# --lpips. (metrics.feature_nets.OFFICIAL_LPIPS_PKL_URL is the same file on Google Drive.) No digest is
+# published: the download cache records the first copy's SHA-256 and checks it on every later use, and
+# the loader checks every weight's name and shape.
+LPIPS_PKL_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/vgg16_zhang_perceptual.pkl"
+
 PSI_RANGE = (-2.0, 2.0)
 STYLE_ROW_PATTERN = ("coarse", "coarse", "coarse", "middle", "middle", "fine")  # the paper's Figure 3 rows
 
@@ -118,11 +124,26 @@ PSIS = _Parsed("PSIS", lambda t: [parse_psi(p) for p in t.split(",")])
 INTS = _Parsed("INTS", parse_ints)
 
 
-def check_network_arg(flag, path_or_url):
-    """Before TensorFlow is imported: a local pickle that does not exist is a one-line usage error."""
+def resolve_network_arg(flag, path_or_url):
+    """Before TensorFlow is imported: a pickle path or URL as given; a run directory (as run_metrics.py and
+    train.py --resume take) becomes its network-final.pkl or latest snapshot; a local path that does not
+    exist, or a run directory without snapshots, is a one-line usage error."""
     import dnnlib
-    if not dnnlib.util.is_url(path_or_url, allow_file_urls=True) and not os.path.isfile(path_or_url):
-        raise click.BadParameter("%s: no such file" % path_or_url, param_hint=flag)
+    from stylegan_tf import rundir
+    if dnnlib.util.is_url(path_or_url, allow_file_urls=True) or os.path.isfile(path_or_url):
+        return path_or_url
+    if os.path.isdir(path_or_url):
+        try:
+            return rundir.locate_latest_snapshot(path_or_url)
+        except FileNotFoundError:
+            raise click.BadParameter("run directory %s holds no network-snapshot-*.pkl" % path_or_url,
+                                     param_hint=flag) from None
+    raise click.BadParameter("%s: no such file or run directory" % path_or_url, param_hint=flag)
+
+
+def check_network_arg(flag, path_or_url):
+    """`resolve_network_arg` for its refusals only."""
+    resolve_network_arg(flag, path_or_url)
 
 
 _generator_cache = {}
@@ -134,7 +155,7 @@ def load_generator(flag, path_or_url, cache_dir=None):
     scripts do."""
     import pickle
     from stylegan_tf import api
-    check_network_arg(flag, path_or_url)
+    path_or_url = resolve_network_arg(flag, path_or_url)
     key = path_or_url
     if os.path.isfile(path_or_url):
         st = os.stat(path_or_url)
@@ -148,6 +169,26 @@ def load_generator(flag, path_or_url, cache_dir=None):
                 msg = "%s: %s" % (path_or_url, msg)
             raise cli.CommandError("%s %s" % (flag, msg)) from None
     return _generator_cache[key]
+
+
+def labels_for(Gs, class_idx):
+    """The one-hot labels row [1, label_size] of --class for a conditional generator (None for an unconditional
+    one); a conditional generator without --class is refused (all-zero labels draw no class, only blobs)."""
+    import numpy as np
+    from stylegan_tf import api
+    label_size = api.label_size(Gs)
+    if label_size == 0:
+        if class_idx is not None:
+            raise click.BadParameter("the network is unconditional (no labels)", param_hint="--class")
+        return None
+    if class_idx is None:
+        raise click.BadParameter("the network is conditional (%d classes): give --class" % label_size,
+                                 param_hint="--class")
+    if not 0 <= class_idx < label_size:
+        raise click.BadParameter("class %d outside 0-%d" % (class_idx, label_size - 1), param_hint="--class")
+    labels = np.zeros([1, label_size], np.float32)
+    labels[0, class_idx] = 1
+    return labels
 
 
 def check_outdir(flag, outdir):
@@ -168,8 +209,11 @@ def make_outdir(flag, outdir):
 
 
 def click_help(doc):
-    """A module docstring as click help: indented example blocks kept as they are (click's \\b marker)."""
-    return doc.replace("\n\n    ", "\n\n\b\n    ")
+    """A module docstring as click help: every paragraph holding an indented line (examples, tables) kept
+    as it is (click's \\b marker), the others rewrapped."""
+    paragraphs = doc.strip("\n").split("\n\n")
+    return "\n\n".join("\b\n" + p if any(line.startswith(" ") for line in p.splitlines()) else p
+                       for p in paragraphs)
 
 
 def run_tool(command, argv, prog_name):

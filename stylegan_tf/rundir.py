@@ -9,11 +9,13 @@ official `training/misc.py` helpers.
 """
 
 import ast
+import contextlib
 import glob
 import json
 import os
 import pprint
 import re
+import shutil
 
 REALS_NAME = "reals.png"
 FINAL_NAME = "network-final.pkl"
@@ -57,6 +59,17 @@ def create_run_dir(result_dir, desc):
             return run_dir
         except FileExistsError:
             continue
+
+
+@contextlib.contextmanager
+def removed_unless_used(run_dir, fresh=True):
+    """Around the work in a new run directory: remove it again if the work leaves no network pickle in it
+    (a run that fails or is stopped before its first snapshot leaves nothing behind)."""
+    try:
+        yield run_dir
+    finally:
+        if fresh and os.path.isdir(run_dir) and not glob.glob(os.path.join(run_dir, "network-*.pkl")):
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def write_config(run_dir, cfg):

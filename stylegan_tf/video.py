@@ -2,6 +2,7 @@
 ffmpeg), GIF through Pillow when they are missing; written to a temp file and renamed into place."""
 
 import os
+import sys
 
 import numpy as np
 
@@ -27,6 +28,9 @@ class VideoWriter:
         import tempfile
         if fmt == "auto":
             fmt = "mp4" if video_encoder_available() else "gif"
+            if fmt == "gif":  # say so: the user asked for a video and may expect MP4
+                print("Note: writing a GIF; MP4 needs the [video] extra (pip install 'stylegan-tf[video]')",
+                      file=sys.stderr, flush=True)
         if fmt not in ("mp4", "gif"):
             raise ValueError("video format must be mp4, gif or auto, got %r" % (fmt,))
         if fmt == "mp4" and not video_encoder_available():

@@ -114,7 +114,9 @@ def test_run_metrics_labels_option(nets, capsys):
     expected = nets.get("swd_uniform") or _swd(nets, "cond", "uniform")
     assert run_metrics.main(base + ["--labels=uniform"]) == 0
     line = (nets["dir"] / "metric-swd16k_n64.txt").read_text().splitlines()[-1]
-    values = {k: float(v) for k, v in zip(line.split()[3::2], line.split()[4::2])}
+    assert line.endswith(" [labels uniform]")  # the line says which labels the values come from
+    fields = line.split(" [")[0].split()
+    values = {k: float(v) for k, v in zip(fields[3::2], fields[4::2])}
     assert values["swd16k_n64_avg"] == pytest.approx(expected["swd16k_n64_avg"], abs=1e-4)
 
 

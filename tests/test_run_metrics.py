@@ -110,11 +110,11 @@ def test_errors_are_one_line_nonzero_and_write_nothing(env, tmp_path, capsys, ca
     if case == "missing_lpips":
         common = [a for a in common if not a.startswith("--lpips")]
     code, _out, err = _call(argv + common, capsys)
-    assert code == (2 if case in ("missing_pickle", "too_many_gpus") else 1)  # 2: a bad command line
+    assert code == (2 if case in ("missing_pickle", "too_many_gpus", "unknown_metric") else 1)  # 2: a bad command line
     errors = [l for l in err.splitlines() if l.startswith("run_metrics.py: error:")]
     assert len(errors) == 1, err
-    expected = {"missing_pickle": "not found", "corrupt_pickle": "cannot load network pickle",
-                "unknown_metric": "unknown metric 'fid_typo'", "resolution_mismatch": "generator produces [3, 16, 16]",
+    expected = {"missing_pickle": "not found", "corrupt_pickle": "bad.pkl: not a valid network pickle",
+                "unknown_metric": "--metrics: unknown metric 'fid_typo'", "resolution_mismatch": "generator produces [3, 16, 16]",
                 "wrong_checksum": "wrong checksum", "missing_lpips": "--lpips",
                 "too_many_gpus": "--gpus=64"}[case]
     assert expected in errors[0]

@@ -553,8 +553,8 @@ def training_loop(run_dir, config=None, on_snapshot=None, strategy=None, **kwarg
                 done = run.pos.cur_nimg >= config.total_kimg * 1000
                 if run.pos.cur_nimg >= run.tick_start_nimg + sched.tick_kimg * 1000 or done or stop.signum is not None:
                     if run.maintenance(sched, done, stop):
-                        print("Stopped at tick %d (kimg %.1f); resume with --resume %s" % (
-                            run.pos.cur_tick, run.pos.cur_nimg / 1000.0, run_dir), flush=True)
+                        print("Stopped at tick %d (kimg %.1f)." % (run.pos.cur_tick, run.pos.cur_nimg / 1000.0),
+                              flush=True)  # (train.py prints the command that continues the run)
                         return run.last_snapshot
         final = run.save_snapshot(rundir.FINAL_NAME)
         if run.is_chief:

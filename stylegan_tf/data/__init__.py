@@ -25,3 +25,7 @@ Example codec), `levels` (the image pyramid), `writer` (the atomic dataset write
 (decoding, transforms, the parallel conversion loop), `info` (inspection), `reader` (tf.data),
 `demo` (a built-in dataset).
 """
+
+# Where every tool looks for `--dataset NAME` when `--data_dir` is not given (train.py, run_metrics.py,
+# train_ls_classifiers.py): the official `config.data_dir`.
+DEFAULT_DATA_DIR = "datasets"

@@ -5,6 +5,8 @@ custom first- and second-order gradients follow the official `networks_stylegan.
 training dynamics (R1 differentiates D's gradient) match it.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -13,9 +15,32 @@ from dnnlib.tflib.tfutil import nchw_native, nchw_to_nhwc_call
 from .upfirdn2d import upfirdn2d
 
 
+_FORWARD_ONLY = [False]
+
+
+@contextlib.contextmanager
+def forward_only():
+    """Trace the ops without their custom (official) gradients, same values: for graphs nobody
+    differentiates, such as a SavedModel export (which cannot save nested custom gradients, and whose
+    loading would warn once per op: 'Importing a function ... with unsaved custom gradients')."""
+    saved = _FORWARD_ONLY[0]
+    _FORWARD_ONLY[0] = True
+    try:
+        yield
+    finally:
+        _FORWARD_ONLY[0] = saved
+
+
+def is_forward_only():
+    return _FORWARD_ONLY[0]
+
+
 def _with_official_grads(forward, backward):
     """Linear op `forward` whose gradient is `backward` and whose second-order gradient is
     `forward` again, as in the official code (not necessarily the exact adjoint)."""
+    if _FORWARD_ONLY[0]:
+        return forward
+
     @tf.custom_gradient
     def func(x):
         y = forward(x)
