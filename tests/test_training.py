@@ -580,3 +580,38 @@ def test_multiworker_two_local_processes(tmp_path):
     assert "minibatch 8" in outs[0] and os.path.isfile(os.path.join(dirs[0], "network-final.pkl"))
     cfg = json.load(open(os.path.join(dirs[0], "config.json")))
     assert cfg["num_gpus"] == 2
+
+
+@pytest.mark.slow
+def test_fine_tune_a_finished_pickle_on_unlabelled_data(tmp_path):
+    """A finished conditional pickle (lod 0, no training state beside it, like NVIDIA's) resumed into a new run
+    on the same images without labels: the networks are adapted (label-dependent variables listed, the rest
+    copied), training starts at full resolution, with Freeze-D on the top block, and the frozen block is the
+    pickle's, bit for bit."""
+    train(tmp_path, "--total_kimg=0.4")
+    src = os.path.join(run_dirs(tmp_path)[-1], "network-final.pkl")
+    pkl = str(tmp_path / "finished.pkl")
+    import shutil
+    shutil.copy(src, pkl)  # without its training-state file
+    tiny = [a for a in TINY if not a.startswith("--set=sched.lod_initial_resolution=")]  # (that would grow again)
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--result_dir", str(tmp_path / "results")]
+                         + tiny + ["--resume=" + pkl, "--total_kimg=0.1", "--set=dataset.max_label_size=0",
+                                   "--set=grid.layout=random", "--freezed=1"], cwd=str(tmp_path), capture_output=True, text=True, check=True)
+    out = res.stdout
+    assert "is at full resolution (lod 0): training continues there" in out, out
+    assert "the networks take 10 labels" in out and "has 0: they will be adapted" in out
+    assert re.search(r"^D: \d+ of \d+ variables copied; initial values for 4x4/Dense1/weight", out, re.M), out
+    # G's first mapping layer took latent + label embedding: with no labels it is another shape.
+    assert re.search(r"^G: \d+ of \d+ variables copied; initial values for G_mapping/Dense0/weight", out, re.M), out
+    ticks = [line for line in out.splitlines() if line.startswith("tick ")]
+    assert ticks and all(" lod 0.00 " in t for t in ticks), ticks
+    run_dir = run_dirs(tmp_path)[-1]
+    assert run_dir.endswith("-freezed1")
+    (G0, D0, _), (G1, D1, _) = misc.load_pkl(pkl), misc.load_pkl(os.path.join(run_dir, "network-final.pkl"))
+    assert G1.input_shapes[1] == [None, 0]
+    top = [n for n in D1.trainables if n.startswith(("32x32/", "FromRGB_lod0/"))]
+    assert top
+    for name in top:
+        np.testing.assert_array_equal(D1.get_var(name), D0.get_var(name), err_msg=name)
+    assert any(np.abs(D1.get_var(n) - D0.get_var(n)).max() > 0 for n in D1.trainables
+               if n not in top and n in D0.trainables and D0.get_var(n).shape == D1.get_var(n).shape)
