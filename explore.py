@@ -172,12 +172,12 @@ def build_page(snapshots, lpips=None, max_upload_bytes=None):
     @guarded
     def project(snapshot, upload, space, steps, progress=gr.Progress()):
         if lpips is None:
-            return LPIPS_HINT, None, None, gr.update(), gr.update(), None
+            return LPIPS_HINT, None, None, gr.skip(), gr.skip(), gr.skip()
         ex = snapshots.get(snapshot)
         try:
             target = explorer.read_upload(upload, ex.resolution, ex.channels, max_bytes=max_bytes)
         except explorer.ExploreError as e:
-            return "Upload refused: %s" % explorer.one_line(e), None, None, gr.update(), gr.update(), None
+            return "Upload refused: %s" % explorer.one_line(e), None, None, gr.skip(), gr.skip(), gr.skip()  # keeps A
         start = time.perf_counter()
         w, image, dist = ex.project(target, lpips, space=space, num_steps=int(steps),
                                     progress=lambda i, total: progress((i, total), desc="projecting"))

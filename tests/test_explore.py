@@ -319,6 +319,11 @@ def test_project_then_use_as_latent(client, tmp_path):
     # The projection is now latent A (the session's state): the page redraws exactly the projection.
     current = render(client, psi=1.0, use_projection=True)[0]
     np.testing.assert_array_equal(current, projection)
+    # A refused upload afterwards leaves the projection in place.
+    refused = client.predict("network-snapshot-000001.pkl", handle_file(bad_uploads(tmp_path)["text"]), "w", 5,
+                             api_name="/project")
+    assert refused[0].startswith("Upload refused:")
+    np.testing.assert_array_equal(render(client, psi=1.0, use_projection=True)[0], projection)
 
 
 @pytest.mark.slow
