@@ -338,6 +338,21 @@ def test_bad_uploads_get_a_message(client, tmp_path):
 
 
 @pytest.mark.slow
+def test_upload_over_the_limit_refused(client, server, tmp_path):
+    """Larger than --max_upload_mb (4 here): Gradio refuses the upload itself; the server keeps serving."""
+    from gradio_client import handle_file
+    big = tmp_path / "big.png"
+    big.write_bytes(png_bytes(16, 16) + b"\0" * (5 * 2 ** 20))
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):   # the client knows the limit
+        client.predict("network-snapshot-000001.pkl", handle_file(str(big)), "w", 3, api_name="/project")
+    import httpx   # and the server enforces it on a raw upload
+    with open(big, "rb") as f:
+        res = httpx.post(server[0] + "gradio_api/upload", files={"files": ("big.png", f, "image/png")}, timeout=60)
+    assert res.status_code == 413 and "maximum allowed size" in res.text, (res.status_code, res.text[:200])
+    assert_alive(client)
+
+
+@pytest.mark.slow
 def test_bad_values_get_a_message(client, server):
     from gradio_client.exceptions import AppError
     with pytest.raises(AppError, match="no projection yet"):   # a fresh session has none
