@@ -102,6 +102,10 @@ def build_page(snapshots, lpips=None, max_upload_bytes=None):
     names = sorted(ex0.directions)
     max_bytes = max_upload_bytes or explorer.MAX_UPLOAD_BYTES
 
+    def shown(image):
+        """A uint8 [H, W, C] image as Gradio shows it: [H, W] for grayscale (it cannot take one channel)."""
+        return None if image is None else image[:, :, 0] if image.shape[2] == 1 else image
+
     def view_of(seed, psi, cutoff, class_idx, noise_mode, noise_layers, seed_b, mix_layers, edit_layers,
                 use_projection, strengths, projected):
         if use_projection and projected is None:
@@ -146,7 +150,7 @@ def build_page(snapshots, lpips=None, max_upload_bytes=None):
         source = "projection" if view.w is not None else "seed %d" % view.seed
         status = "%s, psi %g, noise %s (%s), %d layers from seed %d: %.0f ms" % (
             source, view.psi, view.noise_mode, view.noise_layers, len(view.mix_layers), view.seed_b, seconds * 1e3)
-        return out.image, out.a, out.b, status
+        return shown(out.image), shown(out.a), shown(out.b), status
 
     @guarded
     def export(snapshot, seed, psi, cutoff, class_idx, noise_mode, noise_layers, seed_b, mix_layers, edit_layers,
@@ -183,7 +187,7 @@ def build_page(snapshots, lpips=None, max_upload_bytes=None):
                                     progress=lambda i, total: progress((i, total), desc="projecting"))
         status = "Projected in %d steps (%s, %.1f s): LPIPS %.4f. The projection is now the current latent A." % (
             int(steps), space.upper(), time.perf_counter() - start, dist)
-        return status, target, image, True, 1.0, w.tolist()
+        return status, shown(target), shown(image), True, 1.0, w.tolist()
 
     with gr.Blocks(title="stylegan-tf explore", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
         projected = gr.State(None)

@@ -364,6 +364,32 @@ def test_bad_values_get_a_message(client, server):
     assert server[1].poll() is None
 
 
+@pytest.mark.slow
+def test_grayscale_unconditional_pickle(tmp_path):
+    """A single pickle of a one-channel unconditional generator (the demo is grayscale): images come back [H, W]
+    and equal the library's."""
+    import dnnlib.tflib as tflib
+    from gradio_client import Client
+    from stylegan_tf import explorer, legacy
+    Gs = tflib.Network("Gs", func_name="training.networks_stylegan.G_style", **dict(SMALL, num_channels=1))
+    randomize(Gs, 3)
+    legacy.save_pkl(Gs, str(tmp_path / "gray.pkl"))
+    port = free_port()
+    proc = start_server(["--network", str(tmp_path / "gray.pkl")], port)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("explore:") and "grayscale, 8 style layers, unconditional" in line, line
+        client = Client("http://127.0.0.1:%d/" % port, verbose=False)
+        out = client.predict("gray.pkl", 5, 0.7, 8, 0, "const", "all", 6, [0, 1], "all", False, api_name="/render")
+        image = np.asarray(PIL.Image.open(out[0]))
+        assert image.shape == (32, 32)
+        expected = explorer.Explorer(Gs).render(explorer.View(seed=5, seed_b=6, mix_layers=[0, 1], cutoff=8)).image
+        np.testing.assert_array_equal(image, expected[:, :, 0])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 # ----------------------------------------------------------------------------
 # A real browser.
 
