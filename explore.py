@@ -199,7 +199,7 @@ def build_page(snapshots, lpips=None, max_upload_bytes=None):
                 with gr.Row():
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2 ** 32 - 1, elem_id="seed")
                     dice = gr.Button("Random seed", elem_id="random-seed")
-                psi = gr.Slider(-1, 1.5, value=0.7, step=0.05, label="Truncation psi (1 = none)")
+                psi = gr.Slider(-1, 1.5, value=0.7, step=0.05, label="Truncation psi (1 = none)", elem_id="psi")
                 cutoff = gr.Slider(0, n, value=min(8, n), step=1, label="Truncation cutoff (layers below it)")
                 class_idx = gr.Dropdown([(str(i), i) for i in range(ex0.label_size)] or [("-", 0)], value=0,
                                         label="Class", visible=ex0.label_size > 0)

@@ -12,8 +12,12 @@ For each, two measurements, after a warm-up (the page traces its graphs at start
   page    the real server (`explore.py` in a subprocess on 127.0.0.1) driven by gradio_client: a changed control
           -> /render through the queue -> three PNGs encoded, served and downloaded by the client. This is what
           a user waits for after moving a control, minus the browser's drawing.
+  browser headless Chromium on the same server (when /usr/bin/chromium and chromedriver exist): the psi slider
+          moved one step with the keyboard -> the new current image decoded in the page (both times taken
+          in the page's clock). This is the whole wait of a user.
 Each change is a new seed (so nothing is cached), for the controls: seed (const noise), mixing coarse styles,
-random noise, and an edit along a direction. Median and 90th percentile of --repeats changes each.
+random noise, and an edit along a direction (the browser: psi alternating 0.70 / 0.75). Median and 90th
+percentile of --repeats changes each.
 
     python bench/ours/bench_explore.py                      # both generators, 20 changes per control
     python bench/ours/bench_explore.py --nets demo --repeats 50 --json out.jsonl
@@ -87,7 +91,58 @@ def bench_render(Gs, directions_dir, repeats):
     return out, ex.num_layers
 
 
-def bench_page(pkl, directions_dir, num_layers, repeats):
+ARM = """
+window.__t0 = null; window.__t1 = null;
+const box = document.querySelector('#current');
+const old = (box.querySelector('img') || {}).src;
+document.querySelector('#psi input[type=range]').addEventListener('keydown', () => {
+    if (window.__t0 === null) window.__t0 = performance.now(); }, {once: true});
+const obs = new MutationObserver(() => {
+    const img = box.querySelector('img');
+    if (img && img.src !== old && window.__t1 === null) {
+        window.__t1 = -1; obs.disconnect();
+        const done = () => { window.__t1 = performance.now(); };
+        img.decode().then(done, done);
+    }
+});
+obs.observe(box, {subtree: true, attributes: true, childList: true});
+"""
+
+
+def bench_browser(url, repeats):
+    """Milliseconds from a keyboard step of the psi slider to the new image decoded, in headless Chromium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(prefix="bench-explore-chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--user-data-dir=" + profile):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(url)
+        wait = WebDriverWait(driver, 300, poll_frequency=0.01)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#current img"))
+        slider = driver.find_element(By.CSS_SELECTOR, "#psi input[type=range]")
+        times = []
+        for i in range(repeats + 1):
+            driver.execute_script(ARM)
+            slider.send_keys(Keys.ARROW_RIGHT if i % 2 == 0 else Keys.ARROW_LEFT)
+            ms = wait.until(lambda d: d.execute_script(
+                "return window.__t1 > 0 ? window.__t1 - window.__t0 : null;"))
+            if i:   # the first is a warm-up
+                times.append(ms / 1e3)
+        return stats(times)
+    finally:
+        driver.quit()
+
+
+def bench_page(pkl, directions_dir, num_layers, repeats, browser=False):
     from gradio_client import Client
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,6 +171,8 @@ def bench_page(pkl, directions_dir, num_layers, repeats):
                 client.predict(*args, api_name="/render")
                 times.append(time.perf_counter() - start)
             out[control] = stats(times)
+        if browser:
+            out["browser psi"] = bench_browser("http://127.0.0.1:%d/" % port, repeats)
         return out, startup
     finally:
         proc.terminate()
@@ -137,6 +194,7 @@ def main():
     parser.add_argument("--nets", default="demo,256", help="comma-separated: demo, 256")
     parser.add_argument("--repeats", type=int, default=20, help="changes per control")
     parser.add_argument("--json", default=None, help="append one JSON line per network here")
+    parser.add_argument("--browser", type=int, default=1, help="1: also time headless Chromium (if installed)")
     args = parser.parse_args()
     from dnnlib import cli
     cli.import_tensorflow()
@@ -146,7 +204,8 @@ def main():
             pkl, dirs = os.path.join(tmp, "%s.pkl" % name), os.path.join(tmp, "dirs-%s" % name)
             Gs = build(name, pkl, dirs)
             render, num_layers = bench_render(Gs, dirs, args.repeats)
-            page, startup = bench_page(pkl, dirs, num_layers, args.repeats)
+            browser = args.browser and os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")
+            page, startup = bench_page(pkl, dirs, num_layers, args.repeats, browser)
             print("%s (%dx%d, %d layers): explore.py start-up to serving %.1f s" % (
                 name, NETS[name]["resolution"], NETS[name]["resolution"], num_layers, startup))
             print("  %-14s %22s %22s" % ("control", "render median / p90", "page median / p90"))
@@ -154,6 +213,9 @@ def main():
                 print("  %-14s %12.0f / %5.0f ms %12.0f / %5.0f ms" % (
                     control, render[control]["median_ms"], render[control]["p90_ms"], page[control]["median_ms"],
                     page[control]["p90_ms"]))
+            if "browser psi" in page:
+                print("  browser: psi slider step to the new image decoded: %.0f / %.0f ms" % (
+                    page["browser psi"]["median_ms"], page["browser psi"]["p90_ms"]))
             if args.json:
                 with open(args.json, "a") as f:
                     f.write(json.dumps(dict(net=name, cpu=cpu_model(), load=os.getloadavg()[0], startup_s=startup,
