@@ -327,6 +327,22 @@ def test_project_then_use_as_latent(client, tmp_path):
 
 
 @pytest.mark.slow
+def test_render_answers_during_a_projection(client, server, tmp_path):
+    """The queue: a long projection (another session) does not hold up a render."""
+    from gradio_client import Client, handle_file
+    PIL.Image.fromarray(render(client, seed=30)[0]).save(tmp_path / "t.png")
+    job = Client(server[0], verbose=False).submit("network-snapshot-000001.pkl", handle_file(str(tmp_path / "t.png")),
+                                                  "w", 400, api_name="/project")
+    deadline = time.time() + 60
+    while job.status().code.name not in ("PROCESSING", "ITERATING", "PROGRESS") and time.time() < deadline:
+        time.sleep(0.1)
+    assert not job.done()
+    assert render(client, seed=31)[0].shape == (32, 32, 3)
+    assert not job.done(), "the projection ended before the render: make it longer"
+    assert "LPIPS" in job.result(timeout=300)[0]
+
+
+@pytest.mark.slow
 def test_bad_uploads_get_a_message(client, tmp_path):
     from gradio_client import handle_file
     for name, expected in (("text", "not an image"), ("huge", "pixels"), ("truncated", "could not be decoded")):

@@ -9,6 +9,7 @@ Two generators with random weights (speed does not depend on the weights):
 For each, two measurements, after a warm-up (the page traces its graphs at start-up):
   render  `stylegan_tf.explorer.Explorer.render` in this process: mapping of seeds A and B, truncation, mixing,
           one synthesis batch of three images (current, A, B; two batches for random noise).
+          (The server's own render time, from the page's status line, is printed beside the page's.)
   page    the real server (`explore.py` in a subprocess on 127.0.0.1) driven by gradio_client: a changed control
           -> /render through the queue -> three PNGs encoded, served and downloaded by the client. This is what
           a user waits for after moving a control, minus the browser's drawing.
@@ -163,14 +164,15 @@ def bench_page(pkl, directions_dir, num_layers, repeats, browser=False):
             args = view_args(control, 0, num_layers)[1]
             args[0] = snapshot
             client.predict(*args, api_name="/render")   # warm-up
-            times = []
+            times, server = [], []
             for i in range(repeats):
                 args = view_args(control, 2000 + i, num_layers)[1]
                 args[0] = snapshot
                 start = time.perf_counter()
-                client.predict(*args, api_name="/render")
+                status = client.predict(*args, api_name="/render")[3]
                 times.append(time.perf_counter() - start)
-            out[control] = stats(times)
+                server.append(float(status.rsplit(": ", 1)[1].split()[0]) / 1e3)   # '...: 123 ms', the render alone
+            out[control] = dict(stats(times), server_render_median_ms=stats(server)["median_ms"])
         if browser:
             out["browser psi"] = bench_browser("http://127.0.0.1:%d/" % port, repeats)
         return out, startup
@@ -208,11 +210,12 @@ def main():
             page, startup = bench_page(pkl, dirs, num_layers, args.repeats, browser)
             print("%s (%dx%d, %d layers): explore.py start-up to serving %.1f s" % (
                 name, NETS[name]["resolution"], NETS[name]["resolution"], num_layers, startup))
-            print("  %-14s %22s %22s" % ("control", "render median / p90", "page median / p90"))
+            print("  %-14s %22s %22s %16s" % ("control", "render median / p90", "page median / p90",
+                                              "(server render)"))
             for control in CONTROLS:
-                print("  %-14s %12.0f / %5.0f ms %12.0f / %5.0f ms" % (
+                print("  %-14s %12.0f / %5.0f ms %12.0f / %5.0f ms %13.0f ms" % (
                     control, render[control]["median_ms"], render[control]["p90_ms"], page[control]["median_ms"],
-                    page[control]["p90_ms"]))
+                    page[control]["p90_ms"], page[control]["server_render_median_ms"]))
             if "browser psi" in page:
                 print("  browser: psi slider step to the new image decoded: %.0f / %.0f ms" % (
                     page["browser psi"]["median_ms"], page["browser psi"]["p90_ms"]))
