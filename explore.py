@@ -311,7 +311,8 @@ def command(network, directions_dir, lpips_path, host, port, share, max_upload_m
         page.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=True,
                     show_error=False, max_file_size=max_bytes, ssr_mode=False, theme=theme, css=CSS, inbrowser=False)
     except OSError as e:
-        raise cli.CommandError("cannot listen on %s:%d (%s)" % (host, port, explorer_line(e))) from None
+        reason = "the port is in use: choose another with --port" if "empty port" in str(e) else explorer_line(e)
+        raise cli.CommandError("cannot listen on %s:%d (%s)" % (host, port, reason)) from None
     click.echo("explore: %s on %s%s (Ctrl-C stops)" % (ex.describe(), page.local_url,
                                                        " and %s" % page.share_url if share and page.share_url else ""))
     sys.stdout.flush()
