@@ -458,5 +458,9 @@ def test_browser_seed_changes_image(server, tmp_path):
                   for src in (first, second)]
         assert images[0].shape == images[1].shape == (32, 32, 3) and not np.array_equal(*images)
         assert PIL.Image.open(shot).size[0] >= 800
+        # Nothing on the page came from outside the machine (no web fonts, no CDN, no analytics).
+        urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        outside = [u for u in urls if not u.startswith((server[0], "data:", "blob:"))]
+        assert urls and not outside, outside
     finally:
         driver.quit()
