@@ -2,6 +2,7 @@
 
     stylegan-tf train ...      = python train.py ...
     stylegan-tf dataset ...    = python dataset_tool.py ...
+    stylegan-tf explore ...    = python explore.py ...
 
 One name on PATH and one `--help` that lists every tool; a subcommand's module (and TensorFlow) is
 imported only when that subcommand runs, so `stylegan-tf --help` answers at once. The scripts define
@@ -19,6 +20,7 @@ TOOLS = {
     "dataset": ("dataset_tool:command", "Create, inspect and compare multi-resolution TFRecord datasets."),
     "generate": ("generate:command", "Images per seed, style-mixing grids and interpolation videos."),
     "project": ("projector:command", "Find the latent (W or W+) of a target image."),
+    "explore": ("explore:command", "Explore a generator in the browser (Gradio page; pip install 'stylegan-tf[ui]')."),
     "figures": ("generate_figures:command", "Draw the paper's figures from a generator pickle."),
     "example": ("pretrained_example:command", "Generate one image with a trained generator (NVIDIA's FFHQ by default)."),
     "export": ("export_savedmodel:command", "Export a generator as a TensorFlow SavedModel."),
