@@ -86,11 +86,6 @@ def train_classifier(dset, attrib_idx, total_images, minibatch=8, lrate=1e-3, be
 
 def run(opts):
     """Train the classifiers (see `command`)."""
-    if not os.path.isdir(os.path.join(opts.data_dir, opts.dataset)):
-        raise UsageError("--dataset: no such dataset directory: %s" % os.path.join(opts.data_dir, opts.dataset))
-    cli.import_tensorflow()
-    from stylegan_tf import legacy
-    from stylegan_tf.data import reader as dataset
     if opts.total_images < 1 or opts.minibatch < 1:
         raise UsageError("--total_images and --minibatch must be >= 1")
     attributes = None
@@ -99,6 +94,12 @@ def run(opts):
             attributes = [int(a) for a in opts.attributes.split(",")]
         except ValueError:
             raise UsageError("--attributes must be a comma list of integers, got %r" % opts.attributes) from None
+    if not os.path.isdir(os.path.join(opts.data_dir, opts.dataset)):  # before TensorFlow starts
+        raise cli.CommandError("cannot open dataset %s: no such directory: %s"
+                               % (opts.dataset, os.path.join(opts.data_dir, opts.dataset)))
+    cli.import_tensorflow()
+    from stylegan_tf import legacy
+    from stylegan_tf.data import reader as dataset
     try:
         dset = dataset.load_dataset(data_dir=opts.data_dir, tfrecord_dir=opts.dataset, max_label_size="full",
                                     shuffle_seed=opts.seed)

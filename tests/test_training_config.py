@@ -298,7 +298,7 @@ def test_adaptive_augment_rt_heuristic_and_state():
 def test_freeze_d_keeps_the_top_blocks_bit_identical():
     """--freezed 1 on a 8x8 D: FromRGB_lod0 and the 8x8 block get no optimizer state and no update, the rest
     trains; 2 would reach the 4x4 block (with the output layer) and is refused."""
-    from training.training_loop import ConfigError, frozen_D_vars
+    from training.transfer import ConfigError, frozen_D_vars
     trainer = _tiny_trainer({})
     D = trainer.D
     frozen = frozen_D_vars(D, 1)
@@ -330,7 +330,7 @@ def test_freeze_d_keeps_the_top_blocks_bit_identical():
 
 
 def test_fit_networks_to_dataset_copies_by_name_and_shape(capsys):
-    from training.training_loop import ConfigError, fit_networks_to_dataset
+    from training.transfer import ConfigError, fit_networks_to_dataset
     kw = dict(num_channels=1, resolution=8, fmap_base=32, fmap_max=8, latent_size=8, dlatent_size=8, mapping_fmaps=8,
               mapping_layers=1)
     G = tflib.Network("G", func_name="G_style", **kw)
@@ -364,7 +364,7 @@ def test_fit_networks_to_dataset_copies_by_name_and_shape(capsys):
 
 
 def test_freeze_g_keeps_mapping_and_low_blocks_bit_identical():
-    from training.training_loop import ConfigError, frozen_G_vars
+    from training.transfer import ConfigError, frozen_G_vars
     trainer = _tiny_trainer({})
     G = trainer.G  # 8x8: blocks 4x4 and 8x8
     low = frozen_G_vars(G, 1)
