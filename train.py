@@ -475,6 +475,17 @@ def augment_config(aug, p, target, augpipe, ada_kimg):
     return group, desc
 
 
+def _job_error(logger, opts, error, code):
+    """A known failure of the job: one line `prog: error: ...` on the real stderr (the Logger sends what it
+    captures to stdout) and in log.txt; returns the exit status."""
+    line = "%s: error: %s\n" % (opts.get("prog", "train.py"), error)
+    if logger.file is not None:
+        logger.file.write(line)
+    logger.stderr.write(line)
+    logger.stderr.flush()
+    return code
+
+
 def run(opts):
     """Train with the command line's options (see `command`)."""
     opts = apply_resume_settings(opts)
@@ -554,7 +565,7 @@ def run(opts):
         import tempfile
         run_dir = tempfile.mkdtemp(prefix="stylegan-worker-")
     with rundir.removed_unless_used(run_dir, fresh=run_dir != opts.resume_dir), \
-            dnnlib.util.Logger(os.path.join(run_dir, "log.txt"), file_mode="a"):
+            dnnlib.util.Logger(os.path.join(run_dir, "log.txt"), file_mode="a") as logger:
         print("Run directory: %s" % run_dir)
         print("  Look at fakesNNNNNN.png there (Gs's samples after each tick; reals.png holds the training images),")
         print("  network-snapshot-NNNNNN.pkl (networks, for generate.py and run_metrics.py) and log.txt;")
@@ -572,11 +583,9 @@ def run(opts):
         try:
             final = training_loop.training_loop(run_dir, config, on_snapshot=on_snapshot, strategy=strategy)
         except training_loop.NonFiniteLossError as e:
-            print("train.py: error: %s" % e, file=sys.stderr)
-            return 1
+            return _job_error(logger, opts, e, 1)
         except (images.GridConfigError, training_loop.ConfigError) as e:
-            print("train.py: error: %s" % e, file=sys.stderr)
-            return 2
+            return _job_error(logger, opts, e, 2)
         results = on_snapshot.group.get_results() if on_snapshot is not None else {}
         if results:
             print("Metrics of the last snapshot: %s" % ", ".join("%s %.4g" % kv for kv in results.items()))

@@ -191,8 +191,9 @@ def run(command, argv=None, prog_name=None, error_types=()):
     except click.ClickException:  # an unknown subcommand: click.main reports it
         selected = command
     try:
-        command.main(args, prog_name=prog, standalone_mode=False)
-        code = 0
+        result = command.main(args, prog_name=prog, standalone_mode=False)
+        # (click >= 8.2 returns a ctx.exit(code) status from main() in non-standalone mode, not raising it)
+        code = result if isinstance(result, int) and not isinstance(result, bool) else 0
     except click.exceptions.Exit as e:
         code = e.exit_code
     except click.exceptions.Abort:

@@ -209,7 +209,9 @@ def test_train_py_batch_gpu_refusals(tmp_path, capsys):
     for args, needle in [(["--batch_gpu=3"], "--batch_gpu: batch_gpu 3 does not divide the per-replica minibatch"),
                          (["--batch_gpu=0"], "--batch_gpu: batch_gpu must be >= 1"),
                          (["--batch_gpu=2", "--set=D.mbstd_group_size=4"], "smaller than the mbstd_group_size 4"),
-                         (["--set=augment.factor=2"], "augment has no option 'factor'")]:
+                         (["--set=augment.factor=2"], "augment has no option 'factor'"),
+                         # Found once the networks exist: still one line on stderr, exit 2, no run directory.
+                         (["--freezed=9"], "--freezed 9: D of a 32x32 network has 3 blocks above 4x4")]:
         code, err = _train_in_process(tmp_path, capsys, *args)
         assert code == 2 and needle in err and err.count("\n") == 1, (args, err)
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").iterdir())
